@@ -1,0 +1,141 @@
+/**
+ * The edge agent's YAML configuration, validated with TypeBox. Errors name the path of the
+ * offending field (`/devices/0/address must match …`) so a school administrator can fix the file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { AGENT_ID_PATTERN, DeviceId, DeviceKind, SCHOOL_CODE_PATTERN } from '../protocol/index.ts';
+
+const SnmpOptions = Type.Object(
+  {
+    // YAML reads `version: 1` as a number and `2c` as a string: accept both spellings of v1
+    version: Type.Union([Type.Literal('1'), Type.Literal(1), Type.Literal('2c')], { default: '2c' }),
+    community: Type.String({ minLength: 1, maxLength: 64, default: 'public' }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
+    retries: Type.Integer({ minimum: 0, maximum: 10, default: 1 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const DeviceConfig = Type.Object(
+  {
+    id: DeviceId,
+    kind: DeviceKind,
+    protocol: Type.Literal('snmp', { description: 'only SNMP is polled by this agent for now' }),
+    /** host:port, host, or [v6]:port */
+    address: Type.String({ minLength: 1, maxLength: 256, pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$' }),
+    snmp: SnmpOptions,
+  },
+  { additionalProperties: false },
+);
+export type DeviceConfig = Static<typeof DeviceConfig>;
+
+export const AgentConfigSchema = Type.Object(
+  {
+    schoolCode: Type.String({ pattern: SCHOOL_CODE_PATTERN }),
+    agentId: Type.String({ pattern: AGENT_ID_PATTERN }),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://' }),
+        password: Type.Optional(Type.String({ maxLength: 1024 })),
+        /** read at start-up (resolved against the config file's folder); wins over `password` */
+        passwordFile: Type.Optional(Type.String({ minLength: 1 })),
+        keepaliveSec: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+        /** first reconnect delay; doubles up to reconnectMaxMs */
+        reconnectMinMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 1000 }),
+        reconnectMaxMs: Type.Integer({ minimum: 50, maximum: 3_600_000, default: 60_000 }),
+        /** how long to wait for a PUBACK before treating the connection as dead */
+        publishTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    dataDir: Type.String({ minLength: 1, default: './agent-data' }),
+    pollIntervalSec: Type.Number({ minimum: 0.1, maximum: 86_400, default: 10 }),
+    batch: Type.Object(
+      {
+        maxReadings: Type.Integer({ minimum: 1, maximum: 2000, default: 500 }),
+        maxDelayMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 2000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    queue: Type.Object(
+      { maxMessages: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    devices: Type.Array(DeviceConfig, { default: [] }),
+  },
+  { additionalProperties: false },
+);
+export type AgentConfig = Static<typeof AgentConfigSchema>;
+
+const check = TypeCompiler.Compile(AgentConfigSchema);
+
+export class AgentConfigError extends Error {
+  constructor(
+    message: string,
+    readonly issues: string[],
+  ) {
+    super(message);
+    this.name = 'AgentConfigError';
+  }
+}
+
+/**
+ * Validates a plain object (already parsed from YAML/JSON), fills defaults, and resolves relative
+ * `dataDir`/`passwordFile` against `baseDir`. Throws AgentConfigError listing every problem.
+ */
+export function parseAgentConfig(obj: unknown, baseDir = process.cwd()): AgentConfig {
+  const withDefaults = Value.Default(AgentConfigSchema, Value.Clone(obj ?? {}));
+  if (!check.Check(withDefaults)) {
+    const issues = [...check.Errors(withDefaults)].slice(0, 20).map((e) => `${e.path || '/'} ${e.message}`);
+    throw new AgentConfigError(`invalid agent config:\n  ${issues.join('\n  ')}`, issues);
+  }
+  const cfg = withDefaults as AgentConfig;
+  const issues: string[] = [];
+  const ids = new Set<string>();
+  cfg.devices.forEach((d, i) => {
+    if (ids.has(d.id)) issues.push(`/devices/${i}/id duplicate device id ${JSON.stringify(d.id)}`);
+    ids.add(d.id);
+    const port = /:(\d+)$/.exec(d.address)?.[1];
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) issues.push(`/devices/${i}/address port ${port} out of range`);
+  });
+  if (cfg.mqtt.reconnectMaxMs < cfg.mqtt.reconnectMinMs) issues.push('/mqtt/reconnectMaxMs must be >= reconnectMinMs');
+  if (issues.length > 0) throw new AgentConfigError(`invalid agent config:\n  ${issues.join('\n  ')}`, issues);
+  cfg.dataDir = path.resolve(baseDir, cfg.dataDir);
+  if (cfg.mqtt.passwordFile !== undefined) cfg.mqtt.passwordFile = path.resolve(baseDir, cfg.mqtt.passwordFile);
+  return cfg;
+}
+
+/** Reads and validates a YAML config file; relative paths in it are taken from its folder. */
+export function loadAgentConfig(file: string): AgentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AgentConfigError(`cannot read agent config ${file}: ${(err as Error).message}`, []);
+  }
+  let obj: unknown;
+  try {
+    obj = parseYaml(text);
+  } catch (err) {
+    throw new AgentConfigError(`agent config ${file} is not valid YAML: ${(err as Error).message}`, []);
+  }
+  return parseAgentConfig(obj, path.dirname(path.resolve(file)));
+}
+
+/** The MQTT password: from passwordFile (trimmed) if given, else inline, else none. */
+export function resolveMqttPassword(cfg: AgentConfig): string | undefined {
+  if (cfg.mqtt.passwordFile !== undefined) return fs.readFileSync(cfg.mqtt.passwordFile, 'utf8').trim();
+  return cfg.mqtt.password;
+}
+
+/** Splits a device address into host and UDP port (default 161). */
+export function splitAddress(address: string, defaultPort = 161): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(address);
+  if (!m) throw new Error(`bad address ${JSON.stringify(address)}`);
+  return { host: m[1] ?? m[2]!, port: m[3] !== undefined ? Number(m[3]) : defaultPort };
+}
