@@ -178,6 +178,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
   }
   async function drainLoop(): Promise<void> {
     while (client.connected && queue.size > 0) {
+      const started = Date.now();
       const batch = queue.peek(SEND_WINDOW);
       try {
         await Promise.all(batch.map((m) => publishQos1(client, m.topic, m.payload, false, config.mqtt.publishTimeoutMs)));
@@ -187,6 +188,10 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
         return;
       }
       s.messagesSent += queue.ack(batch[batch.length - 1]!.seq);
+      // Replaying a backlog must not trip the broker's flood control (it disconnects the client).
+      const minMs = (batch.length * 1000) / config.mqtt.maxPublishesPerSecond;
+      const spent = Date.now() - started;
+      if (queue.size > 0 && spent < minMs) await new Promise((r) => setTimeout(r, minMs - spent));
     }
   }
 
@@ -241,6 +246,14 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     const prev = known.get(device.id);
     if (prev && prev.sysObjectID === info.sysObjectID && prev.sysName === info.sysName && prev.sysDescr === info.sysDescr) return;
     known.set(device.id, info);
+    announceDevices();
+  }
+  /**
+   * The full list of configured devices with what each said about itself. Sent once before the
+   * first poll too: the collector refuses readings of devices it has never been told about, and an
+   * unreachable device's `reachable: false` readings must still count.
+   */
+  function announceDevices(): void {
     const devices: DiscoveredDevice[] = config.devices.map((d) => {
       const k = known.get(d.id);
       const attributes: Record<string, MetricValue> = {};
@@ -320,6 +333,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
             throw new Error('identity, mqtt url or dataDir changed: restart the agent');
           }
           config = next;
+          announceDevices();
           schedulePolls();
           result = { devices: config.devices.length };
           break;
@@ -336,6 +350,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     );
   }
 
+  announceDevices();
   schedulePolls();
   log.info(`agent ${agentUsername(addr)} started: ${config.devices.length} devices, ${queue.size} messages waiting on disk`);
 

@@ -50,6 +50,8 @@ export const AgentConfigSchema = Type.Object(
         reconnectMaxMs: Type.Integer({ minimum: 50, maximum: 3_600_000, default: 60_000 }),
         /** how long to wait for a PUBACK before treating the connection as dead */
         publishTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+        /** pace of the queue replay: stay under the broker's per-client flood limit (100/s by default) */
+        maxPublishesPerSecond: Type.Integer({ minimum: 1, maximum: 100_000, default: 50 }),
       },
       { additionalProperties: false },
     ),

@@ -497,6 +497,15 @@ export class Inventory {
     return updated.length;
   }
 
+  /**
+   * An agent came back numbering from the start (its data directory was wiped): the only place
+   * last_seq may move backwards, so that its new messages are not all taken for duplicates.
+   */
+  async resetAgentSequence(schoolCode: string, agentId: string, lastSeq = 0): Promise<boolean> {
+    const rows = await this.db.query(`UPDATE agents SET last_seq = $3 WHERE school_code = $1 AND agent_id = $2 RETURNING 1`, [schoolCode, agentId, lastSeq]);
+    return rows.length > 0;
+  }
+
   /** Records online/offline from a status message; an older message than the current state is ignored. */
   async setAgentState(schoolCode: string, agentId: string, state: 'online' | 'offline', at: Date, agentVersion?: string): Promise<boolean> {
     if (state !== 'online' && state !== 'offline') throw new InventoryError('invalid', `agent state must be online or offline, got ${JSON.stringify(state)}`);

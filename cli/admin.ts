@@ -1,0 +1,102 @@
+/**
+ * `campus admin …`: inventory administration, either straight on the store (PostgreSQL, or the
+ * embedded one when no collector holds it) or through a running collector's API
+ * (`--collector-url`), since the embedded PGlite store can only be opened by one process.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore, resolveApiToken } from '../collector/collector.ts';
+import { countiesFromFeatures, KNOWN_CITIES } from '../collector/geo/regions.ts';
+import type { ImportResult, Inventory } from '../collector/store/index.ts';
+import type { ResolvedOptions } from './options.ts';
+
+export class AdminError extends Error {}
+
+interface Target {
+  inventory?: Inventory;
+  api?: { url: string; token: string };
+  close(): Promise<void>;
+}
+
+async function target(o: ResolvedOptions): Promise<Target> {
+  if (o.collectorUrl) {
+    const token = (o.apiToken as string | undefined) ?? readTokenFile(o.dataDir as string);
+    return { api: { url: String(o.collectorUrl).replace(/\/$/, ''), token }, close: async () => {} };
+  }
+  const store = await openStore({ databaseUrl: o.databaseUrl as string | undefined, dataDir: o.dataDir as string });
+  return { inventory: store.inventory, close: () => store.db.close() };
+}
+
+function readTokenFile(dataDir: string): string {
+  try {
+    return readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
+  } catch {
+    throw new AdminError(`no API token: pass --api-token (CAMPUS_API_TOKEN) or point --data-dir at the collector's data directory`);
+  }
+}
+
+async function callApi<T>(api: { url: string; token: string }, method: string, path: string, body: string, contentType: string): Promise<{ status: number; json: T }> {
+  let res: Response;
+  try {
+    res = await fetch(`${api.url}${path}`, { method, headers: { authorization: `Bearer ${api.token}`, 'content-type': contentType }, body });
+  } catch (err) {
+    throw new AdminError(`cannot reach the collector at ${api.url}: ${(err as Error).message}`);
+  }
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+export async function addAgent(o: ResolvedOptions, schoolCode: string, agentId: string): Promise<{ username: string; password: string }> {
+  const t = await target(o);
+  try {
+    if (t.inventory) return await t.inventory.addAgent({ schoolCode, agentId });
+    const r = await callApi<{ username: string; password: string; message?: string }>(t.api!, 'POST', '/api/v1/admin/agents', JSON.stringify({ schoolCode, agentId }), 'application/json');
+    if (r.status !== 201) throw new AdminError(r.json.message ?? `collector answered ${r.status}`);
+    return r.json;
+  } finally {
+    await t.close();
+  }
+}
+
+export async function importSchools(o: ResolvedOptions, file: string): Promise<ImportResult> {
+  let csv: string;
+  try {
+    csv = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AdminError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const t = await target(o);
+  try {
+    if (t.inventory) return await t.inventory.importSchoolsCsv(csv);
+    const r = await callApi<ImportResult & { details?: ImportResult; message?: string }>(t.api!, 'POST', '/api/v1/admin/schools/import', csv, 'text/csv');
+    if (r.status === 200) return r.json;
+    if (r.json.details) return r.json.details;
+    throw new AdminError(r.json.message ?? `collector answered ${r.status}`);
+  } finally {
+    await t.close();
+  }
+}
+
+export async function importRegions(o: ResolvedOptions, file: string, cityCode: string, cityName?: string): Promise<number> {
+  const name = cityName ?? KNOWN_CITIES[cityCode];
+  if (!name) throw new AdminError(`unknown city ${cityCode}: pass --city-name`);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new AdminError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const counties = countiesFromFeatures(data, cityCode);
+  const t = await target(o);
+  try {
+    if (!t.inventory) throw new AdminError('import-regions works on the store directly; stop the collector or use DATABASE_URL');
+    await t.inventory.upsertRegion({ code: cityCode, name, level: 'city' });
+    for (const c of counties) await t.inventory.upsertRegion(c);
+    return counties.length;
+  } finally {
+    await t.close();
+  }
+}
+
+export function apiTokenFor(o: ResolvedOptions): string {
+  return resolveApiToken(o.dataDir as string, o.apiToken as string | undefined);
+}

@@ -1,0 +1,205 @@
+/**
+ * `campus`: the one command-line entry for every part. Each subcommand's options come from flags,
+ * then the YAML file named by --config, then environment variables (see options.ts).
+ */
+import { Command, Option } from 'commander';
+import * as O from './options.ts';
+import { makeLogger } from './logger.ts';
+
+const program = new Command('campus')
+  .description('校园物联与安防设备管理 — campus IoT and security-device management')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+function fail(err: unknown): never {
+  console.error(`campus: ${(err as Error).message}`);
+  process.exit(err instanceof O.OptionError ? 2 : 1);
+}
+
+function withOptions(cmd: Command, specs: O.OptionSpec[], run: (o: O.ResolvedOptions, cmd: Command) => Promise<void>): Command {
+  O.addOptions(cmd, specs);
+  cmd.action(async (...args: unknown[]) => {
+    const self = args[args.length - 1] as Command;
+    try {
+      await run(O.resolveOptions(self, specs), self);
+    } catch (err) {
+      fail(err);
+    }
+  });
+  return cmd;
+}
+
+const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, O.LOG_LEVEL];
+
+// ---- broker ----
+withOptions(
+  program.command('broker').description('MQTT broker (aedes) with per-agent authentication and ACL'),
+  [O.HOST, O.MQTT_PORT, O.WS_PORT, O.COLLECTOR_URL, O.API_TOKEN, O.DATABASE_URL, O.DATA_DIR, MAX_RATE, O.LOG_LEVEL],
+  async (o) => {
+    const { runBroker } = await import('../broker/main.ts');
+    const logger = makeLogger(String(o.logLevel), 'broker');
+    let auth;
+    if (o.collectorUrl) {
+      const { httpAuthBackend } = await import('../broker/http-auth.ts');
+      const { apiTokenFor } = await import('./admin.ts');
+      auth = httpAuthBackend({ url: String(o.collectorUrl), token: apiTokenFor(o) });
+    } else if (o.databaseUrl) {
+      const { openStore } = await import('../collector/collector.ts');
+      const store = await openStore({ databaseUrl: String(o.databaseUrl), dataDir: String(o.dataDir) });
+      auth = { authenticate: (u: string, p: string) => store.inventory.verifyCredential(u, p) };
+    } else {
+      throw new O.OptionError('the broker needs --collector-url (ask the collector) or --database-url (read the inventory); the embedded store belongs to the collector process');
+    }
+    await runBroker({ host: String(o.host), mqttPort: o.mqttPort as number, wsPort: o.wsPort as number | undefined, auth, logger, maxPublishesPerSecond: o.maxPublishesPerSecond as number });
+  },
+);
+
+// ---- collector ----
+withOptions(program.command('collector').description('ingest (MQTT → InfluxDB + inventory) and the HTTP API'), COLLECTOR_SPECS, async (o) => {
+  const { startCollector } = await import('../collector/collector.ts');
+  const logger = makeLogger(String(o.logLevel), 'collector');
+  const c = await startCollector({
+    host: String(o.host),
+    httpPort: o.httpPort as number,
+    mqttUrl: String(o.mqttUrl),
+    mqttUsername: String(o.mqttUsername),
+    mqttPassword: str(o.mqttPassword),
+    influxUrl: str(o.influxUrl),
+    influxDb: String(o.influxDb),
+    influxUser: str(o.influxUser),
+    influxPassword: str(o.influxPassword),
+    influxToken: str(o.influxToken),
+    databaseUrl: str(o.databaseUrl),
+    dataDir: String(o.dataDir),
+    apiToken: str(o.apiToken),
+    logger,
+  });
+  const stop = () => void c.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+});
+
+// ---- agent ----
+program
+  .command('agent')
+  .description('edge agent for a school gateway: polls devices, reports over MQTT, queues on disk while offline')
+  .addOption(new Option('-c, --config <file>', 'agent YAML (school, agent id, MQTT, devices; see docs/operations.md)').env('CAMPUS_AGENT_CONFIG').makeOptionMandatory())
+  .action(async (opts: { config: string }) => {
+    try {
+      const { runAgent } = await import('../edge-agent/main.ts');
+      await runAgent(opts.config);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+// ---- sim ----
+const sim = program.command('sim').description('simulated devices that speak the real protocols (loopback only)');
+withOptions(
+  sim.command('school').description('one simulated school: switches and APs answering SNMP v2c on loopback, with moving counters'),
+  [
+    { key: 'school', flag: '--school <code>', env: 'CAMPUS_SIM_SCHOOL', type: 'string', default: '3715020001', description: '10-digit school code' },
+    { key: 'switches', flag: '--switches <n>', type: 'int', default: 3, description: 'number of switches' },
+    { key: 'aps', flag: '--aps <n>', type: 'int', default: 4, description: 'number of wireless APs' },
+    { key: 'agentId', flag: '--agent-id <id>', type: 'string', default: 'gw-1', description: 'agent id for the written agent config' },
+    { key: 'agentConfig', flag: '--agent-config <file>', type: 'string', description: 'write an agent YAML that polls these devices' },
+    O.MQTT_URL,
+    { key: 'agentPassword', flag: '--agent-password <password>', env: 'CAMPUS_AGENT_PASSWORD', type: 'string', secret: true, description: 'MQTT password to put in that agent config' },
+  ],
+  async (o) => {
+    const { startSimulatedSchoolGear, writeAgentConfig } = await import('../simulator/snmp/school-gear.ts');
+    const gear = await startSimulatedSchoolGear({ schoolCode: String(o.school), switches: o.switches as number, aps: o.aps as number });
+    for (const d of gear.devices) console.log(`${d.id}\t${d.kind}\t${d.sysName}\tudp:${d.host}:${d.port}\t${d.sysObjectID}`);
+    if (o.agentConfig) {
+      writeAgentConfig(String(o.agentConfig), gear, { agentId: String(o.agentId), mqttUrl: String(o.mqttUrl), password: str(o.agentPassword), dataDir: `./agent-data-${o.agentId}` });
+      console.log(`agent config written to ${o.agentConfig}`);
+    }
+    const stop = () => void gear.stop().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  },
+);
+
+// ---- demo ----
+withOptions(
+  program.command('demo').description('the demo city 聊城市 (371500): broker, collector, simulated schools and their agents in one process'),
+  [
+    O.HOST,
+    { ...O.MQTT_PORT, default: 18830 },
+    { ...O.WS_PORT, default: 18083 },
+    O.HTTP_PORT,
+    O.INFLUX_URL,
+    O.INFLUX_DB,
+    O.INFLUX_USER,
+    O.INFLUX_PASSWORD,
+    O.INFLUX_TOKEN,
+    { ...O.DATA_DIR, default: './data/demo' },
+    { key: 'schoolsPerCounty', flag: '--schools-per-county <n>', env: 'CAMPUS_DEMO_SCHOOLS_PER_COUNTY', type: 'int', default: 2, description: 'simulated schools in each county' },
+    { key: 'pollIntervalSec', flag: '--poll-interval <seconds>', env: 'CAMPUS_DEMO_POLL_INTERVAL', type: 'int', default: 10, description: 'how often the agents poll their devices' },
+    O.LOG_LEVEL,
+  ],
+  async (o) => {
+    const { runDemoCity } = await import('../simulator/demo-city.ts');
+    await runDemoCity({
+      host: String(o.host),
+      mqttPort: o.mqttPort as number,
+      wsPort: o.wsPort as number | undefined,
+      httpPort: o.httpPort as number,
+      influxUrl: str(o.influxUrl),
+      influxDb: String(o.influxDb),
+      influxUser: str(o.influxUser),
+      influxPassword: str(o.influxPassword),
+      influxToken: str(o.influxToken),
+      dataDir: String(o.dataDir),
+      schoolsPerCounty: o.schoolsPerCounty as number,
+      pollIntervalSec: o.pollIntervalSec as number,
+      logLevel: String(o.logLevel),
+    });
+  },
+);
+
+// ---- admin ----
+const admin = program.command('admin').description('inventory administration (directly, or through a running collector with --collector-url)');
+const ADMIN_SPECS = [O.DATABASE_URL, O.DATA_DIR, O.COLLECTOR_URL, O.API_TOKEN];
+const agentCmd = admin.command('agent').description('edge agents');
+withOptions(
+  agentCmd
+    .command('add')
+    .description('register an agent and print its MQTT password (shown once; only its hash is kept)')
+    .requiredOption('--school <code>', '10-digit school code')
+    .requiredOption('--id <agentId>', 'agent id, e.g. gw-1'),
+  ADMIN_SPECS,
+  async (o, cmd) => {
+    const { addAgent } = await import('./admin.ts');
+    const { school, id } = cmd.opts() as { school: string; id: string };
+    const cred = await addAgent(o, school, id);
+    console.log(`username: ${cred.username}\npassword: ${cred.password}\n(store it in the agent's config now: it cannot be shown again)`);
+  },
+);
+withOptions(admin.command('import-schools').description('load schools from a CSV file (all or nothing)').argument('<file>', 'CSV with header code,name,county_code,type,ownership,…'), ADMIN_SPECS, async (o, cmd) => {
+  const { importSchools } = await import('./admin.ts');
+  const r = await importSchools(o, cmd.args[0]!);
+  if (r.errors.length) {
+    for (const e of r.errors) console.error(`line ${e.line}${e.column ? ` (${e.column})` : ''}: ${e.message}`);
+    console.error(`${r.errors.length} bad row(s): nothing was imported`);
+    process.exitCode = 1;
+  } else console.log(`imported ${r.imported} school(s)`);
+});
+withOptions(
+  admin
+    .command('import-regions')
+    .description('load a city and its counties from a DataV-style boundary file (shared/data/geo/*.json)')
+    .argument('<file>', 'JSON array of county Features')
+    .requiredOption('--city <code>', 'GB/T 2260 code of the city, e.g. 371500')
+    .option('--city-name <name>', 'city name when not one of the demo cities'),
+  ADMIN_SPECS,
+  async (o, cmd) => {
+    const { importRegions } = await import('./admin.ts');
+    const { city, cityName } = cmd.opts() as { city: string; cityName?: string };
+    console.log(`imported ${await importRegions(o, cmd.args[0]!, city, cityName)} counties of ${city}`);
+  },
+);
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,199 @@
+/**
+ * The collector's HTTP API (fastify). Routes are schema-first: the TypeBox schemas validate input,
+ * serialise output and make up `/api/openapi.json`. Reads are open on the bureau's intranet for now
+ * (users and login come with the console); anything that changes the inventory or talks to agents
+ * needs the bearer token.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+import type { Db, Inventory } from '../store/index.ts';
+import { InventoryError } from '../store/index.ts';
+import type { Ingest } from '../ingest/ingest.ts';
+import type { TelemetrySink } from '../telemetry/sink.ts';
+import { ApiError } from './errors.ts';
+import * as S from './schemas.ts';
+
+export interface ApiDeps {
+  inventory: Inventory;
+  db: Db;
+  ingest: Ingest;
+  sink: TelemetrySink;
+  /** Bearer token for admin routes and the broker's auth calls. */
+  apiToken: string;
+  /** Counters of an in-process broker (the demo), shown in /health. */
+  brokerStats?: () => Record<string, number>;
+  logger?: boolean | object;
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 10 * 1024 * 1024 });
+  const csvCounters = { accepted: 0, rejectedFiles: 0, rejectedRows: 0 };
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'campus collector API', description: '校园物联与安防设备管理 — collector HTTP API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  app.addSchema(S.ErrorBody);
+
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof ApiError) return reply.status(err.status).send({ code: err.code, message: err.message, details: err.extra });
+    if (err instanceof InventoryError) {
+      const code = err.code === 'not-found' ? 'NOT_FOUND' : err.code === 'conflict' ? 'CONFLICT' : 'INVALID_INPUT';
+      const e = new ApiError(code, err.message);
+      return reply.status(e.status).send({ code, message: err.message });
+    }
+    if (err.validation) return reply.status(400).send({ code: 'INVALID_INPUT', message: err.message });
+    if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ code: 'INVALID_INPUT', message: err.message });
+    app.log.error(err);
+    return reply.status(500).send({ code: 'INTERNAL', message: 'internal error' });
+  });
+
+  const requireToken = async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer (.+)$/.exec(h);
+    if (!m || !sameToken(m[1]!, deps.apiToken)) throw new ApiError('UNAUTHORIZED');
+  };
+  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
+
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/api/v1/health', { schema: { summary: 'Reachability of InfluxDB, the inventory and the broker; ingest counters', response: { 200: S.Health, 503: S.Health } } }, async (_req, reply) => {
+    const [influxOk, dbOk] = await Promise.all([deps.sink.ping().catch(() => false), deps.db.ping().catch(() => false)]);
+    const ingest = deps.ingest.status();
+    const t = deps.sink.stats();
+    const body: Static<typeof S.Health> = {
+      status: influxOk && dbOk && ingest.connected ? 'ok' : 'degraded',
+      checks: {
+        telemetry: { ok: influxOk, detail: deps.sink.describe() },
+        database: { ok: dbOk, detail: deps.db.kind },
+        broker: { ok: ingest.connected },
+      },
+      telemetry: {
+        destination: deps.sink.describe(),
+        linesWritten: t.linesWritten,
+        linesRejected: t.linesRejected,
+        linesBuffered: t.linesBuffered,
+        retries: t.retries,
+        ...(t.lastError ? { lastError: t.lastError } : {}),
+      },
+      ingest: { ...ingest.counters, ...(ingest.lastMessageAt ? { lastMessageAt: new Date(ingest.lastMessageAt).toISOString() } : {}) },
+      ...(deps.brokerStats ? { broker: deps.brokerStats() } : {}),
+      csvImports: csvCounters,
+    };
+    return reply.status(body.status === 'ok' ? 200 : 503).send(body);
+  });
+
+  app.get('/api/v1/regions', { schema: { summary: 'City and counties (GB/T 2260)', response: { 200: Type.Array(S.Region) } } }, async () => deps.inventory.listRegions());
+
+  app.get(
+    '/api/v1/schools',
+    { schema: { summary: 'Schools, optionally of one county', querystring: Type.Object({ county: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })) }), response: { 200: Type.Array(S.School) } } },
+    async (req) => deps.inventory.listSchools({ countyCode: (req.query as { county?: string }).county }),
+  );
+
+  const school = async (code: string) => {
+    const s = await deps.inventory.getSchool(code);
+    if (!s) throw new ApiError('NOT_FOUND', `school ${code}`);
+    return s;
+  };
+
+  app.get('/api/v1/schools/:code', { schema: { params: S.SchoolCodeParams, response: { 200: S.School, ...errors } } }, async (req) =>
+    school((req.params as Static<typeof S.SchoolCodeParams>).code),
+  );
+
+  app.get(
+    '/api/v1/schools/:code/devices',
+    { schema: { summary: "A school's devices: discovered, seen, enrolled, retired", params: S.SchoolCodeParams, response: { 200: Type.Array(S.Device), ...errors } } },
+    async (req) => {
+      const { code } = req.params as Static<typeof S.SchoolCodeParams>;
+      await school(code);
+      return deps.inventory.listDevices(code);
+    },
+  );
+
+  app.get('/api/v1/schools/:code/agents', { schema: { params: S.SchoolCodeParams, response: { 200: Type.Array(S.Agent), ...errors } } }, async (req) => {
+    const { code } = req.params as Static<typeof S.SchoolCodeParams>;
+    await school(code);
+    return deps.inventory.listAgents(code);
+  });
+
+  // ---- administration (bearer token) ----
+
+  app.post(
+    '/api/v1/admin/agents',
+    { preHandler: requireToken, schema: { summary: 'Register an agent and issue its MQTT password (shown once)', security: [{ bearer: [] }], body: S.NewAgentBody, response: { 201: S.Credential, ...errors, 409: { $ref: 'Error#' } } } },
+    async (req, reply) => {
+      const body = req.body as Static<typeof S.NewAgentBody>;
+      const cred = await deps.inventory.addAgent(body);
+      deps.ingest.forgetAgent(body.schoolCode, body.agentId);
+      return reply.status(201).send(cred);
+    },
+  );
+
+  app.post(
+    '/api/v1/admin/schools/import',
+    {
+      preHandler: requireToken,
+      schema: {
+        summary: 'Import schools from CSV (all or nothing; every bad row reported)',
+        security: [{ bearer: [] }],
+        consumes: ['text/csv'],
+        response: { 200: S.ImportResult, 422: Type.Object({ code: Type.String(), message: Type.String(), details: S.ImportResult }), 401: { $ref: 'Error#' } },
+      },
+    },
+    async (req, reply) => {
+      if (typeof req.body !== 'string') throw new ApiError('INVALID_INPUT', 'send the CSV file as the body with Content-Type: text/csv');
+      const result = await deps.inventory.importSchoolsCsv(req.body);
+      if (result.errors.length > 0) {
+        csvCounters.rejectedFiles++;
+        csvCounters.rejectedRows += result.errors.length;
+        throw new ApiError('CSV_REJECTED', String(result.errors.length), result as unknown as Record<string, unknown>);
+      }
+      csvCounters.accepted++;
+      return reply.send(result);
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:school/:agent/commands',
+    { preHandler: requireToken, schema: { summary: 'Send a command to an agent and wait for its ack', security: [{ bearer: [] }], params: S.AgentParams, body: S.CommandBody, response: { 200: S.CommandAck, ...errors } } },
+    async (req) => {
+      const { school: code, agent } = req.params as Static<typeof S.AgentParams>;
+      const body = req.body as Static<typeof S.CommandBody>;
+      if (!(await deps.inventory.getAgent(code, agent))) throw new ApiError('NOT_FOUND', `agent ${code}/${agent}`);
+      if (!deps.ingest.status().connected) throw new ApiError('BROKER_UNAVAILABLE');
+      const timeout = body.timeoutMs ?? 10_000;
+      const ack = await deps.ingest.sendCommand(code, agent, body.command, timeout);
+      if (!ack) throw new ApiError('AGENT_TIMEOUT', String(timeout));
+      return { id: ack.id, ok: ack.ok, ...(ack.result ? { result: ack.result } : {}), ...(ack.error ? { error: ack.error } : {}) };
+    },
+  );
+
+  // The broker asks here who a client is (also usable by EMQX / mosquitto-go-auth HTTP backends).
+  app.post(
+    '/api/v1/mqtt/auth',
+    { preHandler: requireToken, schema: { summary: 'MQTT authentication for the broker', security: [{ bearer: [] }], body: S.MqttAuthBody, response: { 200: Type.Object({ result: Type.Literal('allow'), principal: S.Principal }), ...errors, 403: { $ref: 'Error#' } } } },
+    async (req, reply) => {
+      const { username, password } = req.body as Static<typeof S.MqttAuthBody>;
+      const principal = await deps.inventory.verifyCredential(username, password);
+      if (!principal) return reply.status(403).send({ code: 'UNAUTHORIZED', message: 'bad username or password' });
+      // `result: allow` is what EMQX 5's HTTP authenticator reads; our broker reads `principal`.
+      return { result: 'allow', principal };
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,30 @@
+/**
+ * Every error the API returns, in one place: a stable code (the console maps it to Chinese and
+ * English text), the HTTP status, and an English message template. `errors.test.ts` fails when a
+ * code is not documented in docs/api-errors.md.
+ */
+export const API_ERRORS = {
+  UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  NOT_FOUND: { status: 404, message: '%s not found' },
+  INVALID_INPUT: { status: 400, message: '%s' },
+  CONFLICT: { status: 409, message: '%s' },
+  CSV_REJECTED: { status: 422, message: 'the file has %s bad row(s); nothing was imported' },
+  BROKER_UNAVAILABLE: { status: 503, message: 'the collector is not connected to the broker' },
+  AGENT_TIMEOUT: { status: 504, message: 'the agent did not answer within %s ms' },
+  INTERNAL: { status: 500, message: 'internal error' },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    detail?: string,
+    readonly extra?: Record<string, unknown>,
+  ) {
+    const def = API_ERRORS[code];
+    super(def.message.replace('%s', detail ?? ''));
+    this.status = def.status;
+  }
+}

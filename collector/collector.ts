@@ -1,0 +1,115 @@
+/**
+ * Wires the collector together: inventory store (PostgreSQL or embedded PGlite), telemetry sink
+ * (InfluxDB, or line-protocol files when there is none), MQTT ingest, HTTP API.
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { openDb, migrate, Inventory, type Db } from './store/index.ts';
+import { InfluxWriter } from './telemetry/influx-writer.ts';
+import { FileLineSink } from './telemetry/file-sink.ts';
+import type { TelemetrySink } from './telemetry/sink.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { buildApi } from './api/app.ts';
+import type { Logger } from './log.ts';
+
+export interface CollectorConfig {
+  host: string;
+  httpPort: number;
+  mqttUrl: string;
+  mqttUsername: string;
+  /** When absent, the collector (re)issues its own service account's password in the inventory. */
+  mqttPassword?: string;
+  influxUrl?: string;
+  influxDb: string;
+  influxUser?: string;
+  influxPassword?: string;
+  influxToken?: string;
+  databaseUrl?: string;
+  dataDir: string;
+  apiToken?: string;
+  logger: Logger;
+  /** An already open inventory (the demo shares one PGlite between broker and collector). */
+  store?: { db: Db; inventory: Inventory };
+  brokerStats?: () => Record<string, number>;
+  /** Writer concurrency: two requests in flight measured best on two cores (bench/RESULTS.md). */
+  influxConcurrency?: number;
+}
+
+export interface RunningCollector {
+  url: string;
+  httpPort: number;
+  apiToken: string;
+  inventory: Inventory;
+  ingest: Ingest;
+  sink: TelemetrySink;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** The admin token: given, or kept in `<dataDir>/api-token` (created on first start, mode 0600). */
+export function resolveApiToken(dataDir: string, given?: string): string {
+  if (given) return given;
+  const file = join(dataDir, 'api-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export async function openStore(cfg: { databaseUrl?: string; dataDir: string }): Promise<{ db: Db; inventory: Inventory }> {
+  const dataDir = resolve(cfg.dataDir);
+  if (!cfg.databaseUrl) mkdirSync(join(dataDir, 'inventory'), { recursive: true });
+  const db = await openDb(cfg.databaseUrl ? { databaseUrl: cfg.databaseUrl } : { dataDir: join(dataDir, 'inventory') });
+  await migrate(db);
+  return { db, inventory: new Inventory(db) };
+}
+
+export function openSink(cfg: Pick<CollectorConfig, 'influxUrl' | 'influxDb' | 'influxUser' | 'influxPassword' | 'influxToken' | 'dataDir' | 'logger' | 'influxConcurrency'>): TelemetrySink {
+  if (!cfg.influxUrl) return new FileLineSink({ dir: join(resolve(cfg.dataDir), 'telemetry'), db: cfg.influxDb });
+  return new InfluxWriter({
+    url: cfg.influxUrl,
+    db: cfg.influxDb,
+    user: cfg.influxUser,
+    password: cfg.influxPassword,
+    token: cfg.influxToken,
+    concurrency: cfg.influxConcurrency ?? 2,
+    log: (level, message) => cfg.logger[level]({ component: 'influx' }, message),
+  });
+}
+
+export async function startCollector(cfg: CollectorConfig): Promise<RunningCollector> {
+  const store = cfg.store ?? (await openStore(cfg));
+  const ownsStore = !cfg.store;
+  const sink = openSink(cfg);
+  if (sink instanceof InfluxWriter) {
+    await sink.ensureDatabase().catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not create the InfluxDB database now; writes will retry'));
+  }
+  const password = cfg.mqttPassword ?? (await store.inventory.addServiceAccount(cfg.mqttUsername)).password;
+  const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, username: cfg.mqttUsername, password, inventory: store.inventory, sink, logger: cfg.logger });
+  const apiToken = resolveApiToken(cfg.dataDir, cfg.apiToken);
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats });
+  await app.listen({ host: cfg.host, port: cfg.httpPort });
+  const addr = app.server.address();
+  const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort;
+  // The API is up before the broker connection: /health then reports the broker as unreachable.
+  await ingest.start();
+  cfg.logger.info({ http: `http://${cfg.host}:${httpPort}`, telemetry: sink.describe(), inventory: store.db.kind }, 'collector running');
+  return {
+    url: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${httpPort}`,
+    httpPort,
+    apiToken,
+    inventory: store.inventory,
+    ingest,
+    sink,
+    app,
+    async close() {
+      await ingest.stop();
+      await app.close();
+      await sink.close();
+      if (ownsStore) await store.db.close();
+    },
+  };
+}

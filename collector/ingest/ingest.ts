@@ -1,0 +1,323 @@
+/**
+ * MQTT → InfluxDB + inventory. One persistent-session QoS 1 subscriber; messages are handled one
+ * at a time in arrival order and acknowledged (PUBACK) only once handled, so a collector that dies
+ * mid-way gets them again from the broker, and the per-agent sequence numbers drop what was
+ * already applied. Nothing from the wire is trusted: topic, size, JSON, schema version, schema,
+ * agent and device are all checked, and every refusal is counted by reason.
+ */
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import {
+  collectorSubscriptions,
+  decodeMessage,
+  encodeMessage,
+  agentTopic,
+  parseTopic,
+  SCHEMA_VERSION,
+  type CommandAckMessage,
+  type CommandName,
+  type ParsedTopic,
+} from '../../protocol/index.ts';
+import { LineProtocolError, readingToLine, pointToLine } from '../telemetry/line-protocol.ts';
+import { SinkBufferFullError, type TelemetrySink } from '../telemetry/sink.ts';
+import type { Inventory } from '../store/index.ts';
+import { AgentTracker, type AgentState } from './agent-tracker.ts';
+import { newCounters, type IngestCounters, type RejectReasonCode } from './counters.ts';
+import { ThrottledLog, type Logger } from '../log.ts';
+
+export interface IngestOptions {
+  mqttUrl: string;
+  username: string;
+  password: string;
+  /** Fixed so that the broker keeps this collector's session (and queued messages) across restarts. */
+  clientId?: string;
+  /** Limit to one school (`+` = all). Several collectors can split the schools among themselves. */
+  schoolFilter?: string;
+  inventory: Inventory;
+  sink: TelemetrySink;
+  logger: Logger;
+  /** How often agent progress and device sightings are written to the inventory. */
+  persistIntervalMs?: number;
+}
+
+export interface IngestStatus {
+  connected: boolean;
+  counters: IngestCounters;
+  lastMessageAt?: number;
+}
+
+interface PendingCommand {
+  resolve(ack: CommandAckMessage): void;
+  timer: NodeJS.Timeout;
+}
+
+export class Ingest {
+  private client: MqttClient | undefined;
+  private readonly tracker: AgentTracker;
+  private readonly counters = newCounters();
+  private readonly log: ThrottledLog;
+  private persistTimer: NodeJS.Timeout | undefined;
+  private lastMessageAt: number | undefined;
+  private commandSeq = 0;
+  private readonly pendingCommands = new Map<string, PendingCommand>();
+
+  constructor(private readonly opts: IngestOptions) {
+    this.tracker = new AgentTracker(opts.inventory);
+    this.log = new ThrottledLog(opts.logger);
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.opts.mqttUrl, {
+      protocolVersion: 4,
+      clientId: this.opts.clientId ?? `campus-collector-${this.opts.username}`,
+      username: this.opts.username,
+      password: this.opts.password,
+      clean: false,
+      reconnectPeriod: 2_000,
+      connectTimeout: 10_000,
+      // handled messages are acknowledged from handleMessage; mqtt.js waits for it before the next
+      resubscribe: true,
+    });
+    this.client = client;
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
+      this.handle(packet).then(
+        () => done(),
+        (err: unknown) => {
+          // A failure of our own (inventory down): do not acknowledge, the broker will redeliver.
+          this.opts.logger.error({ err: (err as Error).message, topic: packet.topic }, 'ingest failed; message left unacknowledged');
+          this.counters.rejected['store-error']++;
+          done(err as Error);
+        },
+      );
+    };
+    client.on('connect', (connack) => {
+      this.opts.logger.info({ url: this.opts.mqttUrl, sessionPresent: connack.sessionPresent }, 'collector connected to broker');
+      if (!connack.sessionPresent) {
+        client.subscribe(
+          collectorSubscriptions(this.opts.schoolFilter).map((t) => t),
+          { qos: 1 },
+          (err, granted) => {
+            if (err) this.opts.logger.error({ err: err.message }, 'subscribe failed');
+            const refused = granted?.filter((g) => g.qos === 128) ?? [];
+            if (refused.length) this.opts.logger.error({ topics: refused.map((g) => g.topic) }, 'broker refused subscriptions');
+          },
+        );
+      }
+    });
+    client.on('error', (err) => this.log.warn(`mqtt-error:${err.message}`, { err: err.message }, 'broker connection error'));
+    client.on('offline', () => this.log.warn('mqtt-offline', {}, 'collector lost the broker; reconnecting'));
+    this.persistTimer = setInterval(() => void this.persist(), this.opts.persistIntervalMs ?? 1_000);
+    await new Promise<void>((resolve) => {
+      // Resolve on the first connect, or after the connect timeout: the collector serves its API
+      // (and reports the broker as down in /health) even when the broker is not there yet.
+      const t = setTimeout(resolve, 10_000);
+      client.once('connect', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  status(): IngestStatus {
+    return { connected: this.client?.connected ?? false, counters: structuredClone(this.counters), lastMessageAt: this.lastMessageAt };
+  }
+
+  private reject(reason: RejectReasonCode, where: string, detail: string, n = 1): void {
+    this.counters.rejected[reason] += n;
+    this.log.warn(`${reason}:${where}`, { reason, where, detail }, 'refused');
+  }
+
+  private async handle(packet: IPublishPacket): Promise<void> {
+    this.counters.messagesReceived++;
+    this.lastMessageAt = Date.now();
+    const topic = parseTopic(packet.topic);
+    if (!topic) return this.reject('bad-topic', packet.topic, 'not a campus/v1/{school}/{agent}/{channel} topic');
+    if (topic.channel === 'cmd') return; // our own commands echo back through the wildcard; not ingest's business
+    const payload = packet.payload as Buffer;
+    const agent = await this.tracker.get(topic.schoolCode, topic.agentId);
+    if (!agent) return this.reject('unknown-agent', packet.topic, `agent ${topic.agentId} is not registered for school ${topic.schoolCode}`);
+    switch (topic.channel) {
+      case 'status':
+        return this.onStatus(topic, agent, payload);
+      case 'telemetry':
+        return this.onTelemetry(topic, agent, payload);
+      case 'discovery':
+        return this.onDiscovery(topic, agent, payload);
+      case 'event':
+        return this.onEvent(topic, agent, payload);
+      case 'cmd/ack':
+        return this.onCommandAck(topic, agent, payload);
+    }
+  }
+
+  private decode<C extends ParsedTopic['channel']>(topic: ParsedTopic, channel: C, payload: Buffer) {
+    const d = decodeMessage(channel, payload);
+    if (!d.ok) this.reject(d.reason, `${topic.schoolCode}/${topic.agentId}/${channel}`, d.detail);
+    return d.ok ? d.message : undefined;
+  }
+
+  /** Sequence bookkeeping shared by every sequenced channel; false = already applied. */
+  private sequence(agent: AgentState, seq: number): { gap: number } | undefined {
+    const v = AgentTracker.check(agent, seq);
+    if (v.kind === 'duplicate') {
+      this.counters.duplicates++;
+      agent.duplicatesDelta++;
+      return undefined;
+    }
+    return { gap: v.gap };
+  }
+
+  private applied(agent: AgentState, seq: number, gap: number): void {
+    if (gap > 0) {
+      this.counters.seqGaps += gap;
+      this.log.warn(`gap:${agent.schoolCode}/${agent.agentId}`, { agent: `${agent.schoolCode}/${agent.agentId}`, missing: gap, before: seq }, 'sequence gap: messages lost between agent and collector');
+    }
+    AgentTracker.applied(agent, seq, gap, new Date());
+    this.counters.messagesAccepted++;
+  }
+
+  private async onStatus(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
+    const m = this.decode(topic, 'status', payload);
+    if (!m) return;
+    if (m.state === 'online' && agent.lastSeq > 0 && m.seq < agent.lastSeq) {
+      // The agent numbers lower than what we applied: it lost its data directory. Start over, or
+      // everything it sends from now on would be dropped as a duplicate.
+      this.counters.seqResets++;
+      this.opts.logger.warn({ agent: `${topic.schoolCode}/${topic.agentId}`, agentSeq: m.seq, applied: agent.lastSeq }, 'agent sequence reset');
+      await this.tracker.reset(agent);
+    }
+    await this.opts.inventory.setAgentState(topic.schoolCode, topic.agentId, m.state, new Date(m.ts), m.agentVersion);
+    await this.writeLines([
+      pointToLine({
+        measurement: 'agent_status',
+        tags: { school: topic.schoolCode, agent: topic.agentId, ...(agent.countyCode ? { county: agent.countyCode } : {}) },
+        fields: { online: m.state === 'online', queued: m.queued ?? 0, dropped: m.dropped ?? 0 },
+        timestampMs: m.ts,
+      }),
+    ]);
+    this.counters.messagesAccepted++;
+  }
+
+  private async onTelemetry(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
+    const m = this.decode(topic, 'telemetry', payload);
+    if (!m) return;
+    const seq = this.sequence(agent, m.seq);
+    if (!seq) return;
+    const lines: string[] = [];
+    const tags = { school: topic.schoolCode, agent: topic.agentId, ...(agent.countyCode ? { county: agent.countyCode } : {}) };
+    const now = new Date();
+    for (const r of m.readings) {
+      if (!agent.devices.has(r.device)) {
+        this.reject('unknown-device', `${topic.schoolCode}/${topic.agentId}/${r.device}`, `device ${r.device} was never announced on the discovery channel`);
+        continue;
+      }
+      try {
+        lines.push(readingToLine(r, tags));
+        agent.sightings.set(r.device, now);
+      } catch (err) {
+        if (!(err instanceof LineProtocolError)) throw err;
+        this.reject('bad-reading', `${topic.schoolCode}/${topic.agentId}/${r.device}`, err.message);
+      }
+    }
+    await this.writeLines(lines);
+    this.counters.readingsAccepted += lines.length;
+    this.applied(agent, m.seq, seq.gap);
+  }
+
+  private async writeLines(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    try {
+      await this.opts.sink.write(lines);
+      this.counters.linesWritten += lines.length;
+    } catch (err) {
+      if (!(err instanceof SinkBufferFullError)) throw err;
+      // The sink waited its maximum for room. Counted and reported, never silent.
+      this.reject('sink-full', 'telemetry', err.message, lines.length);
+    }
+  }
+
+  private async onDiscovery(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
+    const m = this.decode(topic, 'discovery', payload);
+    if (!m) return;
+    const seq = this.sequence(agent, m.seq);
+    if (!seq) return;
+    const at = new Date(m.ts);
+    await this.opts.inventory.upsertDiscoveredDevices(topic.schoolCode, topic.agentId, m.devices, at);
+    for (const d of m.devices) agent.devices.add(d.device);
+    if (m.full) await this.opts.inventory.markMissingDevicesGone(topic.schoolCode, topic.agentId, m.devices.map((d) => d.device), at);
+    if (m.gone?.length) await this.opts.inventory.markDevicesGone(topic.schoolCode, topic.agentId, m.gone, at);
+    this.applied(agent, m.seq, seq.gap);
+  }
+
+  private async onEvent(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
+    const m = this.decode(topic, 'event', payload);
+    if (!m) return;
+    const seq = this.sequence(agent, m.seq);
+    if (!seq) return;
+    try {
+      await this.writeLines([
+        pointToLine({
+          measurement: 'agent_event',
+          tags: { school: topic.schoolCode, agent: topic.agentId, type: m.type, severity: m.severity, ...(m.device ? { device: m.device } : {}) },
+          fields: { message: m.message },
+          timestampMs: m.ts,
+        }),
+      ]);
+    } catch (err) {
+      if (!(err instanceof LineProtocolError)) throw err;
+      this.reject('bad-reading', `${topic.schoolCode}/${topic.agentId}/event`, err.message);
+    }
+    this.applied(agent, m.seq, seq.gap);
+  }
+
+  private async onCommandAck(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
+    const m = this.decode(topic, 'cmd/ack', payload);
+    if (!m) return;
+    const seq = this.sequence(agent, m.seq);
+    if (!seq) return;
+    const pending = this.pendingCommands.get(`${topic.schoolCode}/${topic.agentId}/${m.id}`);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.pendingCommands.delete(`${topic.schoolCode}/${topic.agentId}/${m.id}`);
+      pending.resolve(m);
+    }
+    this.applied(agent, m.seq, seq.gap);
+  }
+
+  /** Sends a command to an agent and waits for its ack (or null after the timeout). */
+  async sendCommand(schoolCode: string, agentId: string, command: CommandName, timeoutMs = 10_000): Promise<CommandAckMessage | null> {
+    const client = this.client;
+    if (!client?.connected) throw new Error('collector is not connected to the broker');
+    const id = `c${Date.now().toString(36)}${(++this.commandSeq).toString(36)}`;
+    const payload = encodeMessage('cmd', { v: SCHEMA_VERSION, seq: this.commandSeq, ts: Date.now(), id, command });
+    const key = `${schoolCode}/${agentId}/${id}`;
+    const result = new Promise<CommandAckMessage | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingCommands.delete(key);
+        resolve(null);
+      }, timeoutMs);
+      this.pendingCommands.set(key, { resolve, timer });
+    });
+    await client.publishAsync(agentTopic({ schoolCode, agentId }, 'cmd'), payload, { qos: 1 });
+    return result;
+  }
+
+  private async persist(): Promise<void> {
+    try {
+      await this.tracker.persist();
+    } catch (err) {
+      this.log.warn('persist', { err: (err as Error).message }, 'could not save agent progress; will retry');
+    }
+  }
+
+  /** Forget cached state of an agent (after its registration changed). */
+  forgetAgent(schoolCode: string, agentId: string): void {
+    this.tracker.forget(schoolCode, agentId);
+  }
+
+  async stop(): Promise<void> {
+    if (this.persistTimer) clearInterval(this.persistTimer);
+    for (const p of this.pendingCommands.values()) clearTimeout(p.timer);
+    if (this.client) await this.client.endAsync().catch(() => {});
+    await this.persist();
+  }
+}
