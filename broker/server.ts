@@ -3,6 +3,7 @@
  * auth.ts, a packet-size limit, per-client publish rate limiting, and optional MQTT over WebSocket.
  */
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import type { Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
@@ -37,6 +38,12 @@ export interface BrokerOptions {
   logger?: BrokerLogger;
   /** Sustained publishes per second per client id; bursts up to twice that. Default 100. */
   maxPublishesPerSecond?: number;
+  /**
+   * Keep sessions, subscriptions, retained messages and queued QoS 1 messages in Redis instead of
+   * memory, so that a broker restart loses nothing: the collector's persistent session (and what
+   * agents published for it meanwhile) survives. `redis://[:password@]host:port[/db]`.
+   */
+  redisUrl?: string;
 }
 
 export interface BrokerStats {
@@ -70,6 +77,22 @@ const DEFAULT_RATE = 100;
 
 const silentLogger: BrokerLogger = { info() {}, warn() {}, error() {} };
 
+const require = createRequire(import.meta.url);
+
+/** aedes-persistence-redis 11 (the line aedes 1.2 declares as its peer); CommonJS, untyped. */
+function redisPersistence(url: string): unknown {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:') throw new Error(`redis URL must start with redis://, got ${u.protocol}`);
+  const factory = require('aedes-persistence-redis') as (opts: object) => unknown;
+  return factory({
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
+  });
+}
+
 /** Marks errors we raise ourselves so the clientError log does not repeat them. */
 class RefusedError extends Error {}
 
@@ -98,6 +121,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const rates = new Map<string, RateState>();
 
   const broker = await Aedes.createBroker({
+    ...(opts.redisUrl ? { persistence: redisPersistence(opts.redisUrl) } : {}),
     // MQTT 3.1.1 allows long client ids (§3.1.3.1); ours are `agent-<10 digits>-<up to 63>`.
     maxClientsIdLength: 128,
     drainTimeout: 10_000,

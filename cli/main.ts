@@ -31,12 +31,13 @@ function withOptions(cmd: Command, specs: O.OptionSpec[], run: (o: O.ResolvedOpt
 
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
+const REDIS_URL: O.OptionSpec = { key: 'redisUrl', flag: '--redis-url <url>', env: 'CAMPUS_REDIS_URL', type: 'string', description: 'keep sessions and queued messages in Redis so a broker restart loses nothing (memory when unset)' };
 const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
   program.command('broker').description('MQTT broker (aedes) with per-agent authentication and ACL'),
-  [O.HOST, O.MQTT_PORT, O.WS_PORT, O.COLLECTOR_URL, O.API_TOKEN, O.DATABASE_URL, O.DATA_DIR, MAX_RATE, O.LOG_LEVEL],
+  [O.HOST, O.MQTT_PORT, O.WS_PORT, O.COLLECTOR_URL, O.API_TOKEN, O.DATABASE_URL, O.DATA_DIR, MAX_RATE, REDIS_URL, O.LOG_LEVEL],
   async (o) => {
     const { runBroker } = await import('../broker/main.ts');
     const logger = makeLogger(String(o.logLevel), 'broker');
@@ -52,7 +53,15 @@ withOptions(
     } else {
       throw new O.OptionError('the broker needs --collector-url (ask the collector) or --database-url (read the inventory); the embedded store belongs to the collector process');
     }
-    await runBroker({ host: String(o.host), mqttPort: o.mqttPort as number, wsPort: o.wsPort as number | undefined, auth, logger, maxPublishesPerSecond: o.maxPublishesPerSecond as number });
+    await runBroker({
+      host: String(o.host),
+      mqttPort: o.mqttPort as number,
+      wsPort: o.wsPort as number | undefined,
+      auth,
+      logger,
+      maxPublishesPerSecond: o.maxPublishesPerSecond as number,
+      redisUrl: str(o.redisUrl),
+    });
   },
 );
 

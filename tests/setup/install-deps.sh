@@ -12,6 +12,7 @@ command -v snmpd >/dev/null || need+=(snmpd)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v chromium >/dev/null || need+=(chromium)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v redis-server >/dev/null || need+=(redis-server)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
