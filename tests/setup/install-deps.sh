@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine with Node 20: the real servers and
-# clients the tests talk to (InfluxDB, PostgreSQL, snmpd, Mosquitto clients, Chromium), and the npm
+# clients the tests talk to (InfluxDB, PostgreSQL, snmpd, Redis, Mosquitto clients), and the npm
 # packages. Idempotent: skips what is already there. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,9 +8,8 @@ cd "$(dirname "$0")/../.."
 need=()
 command -v influxd >/dev/null || need+=(influxdb)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v snmpd >/dev/null || need+=(snmpd)
+[ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
-command -v chromium >/dev/null || need+=(chromium)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v redis-server >/dev/null || need+=(redis-server)
 
