@@ -9,7 +9,7 @@ export const REJECT_REASONS = [
   'unknown-device', // reading for a device the agent never announced (per reading)
   'bad-reading', // a reading that cannot be stored (per reading)
   'sink-full', // telemetry store did not take the lines in time (per line)
-  'store-error', // inventory write failed
+  'store-error', // our own failure (inventory down…): the message is retried, not lost; counts attempts
 ] as const;
 export type RejectReasonCode = (typeof REJECT_REASONS)[number];
 

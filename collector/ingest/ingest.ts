@@ -57,6 +57,7 @@ export class Ingest {
   private readonly log: ThrottledLog;
   private persistTimer: NodeJS.Timeout | undefined;
   private lastMessageAt: number | undefined;
+  private stopping = false;
   private commandSeq = 0;
   private readonly pendingCommands = new Map<string, PendingCommand>();
 
@@ -79,15 +80,7 @@ export class Ingest {
     });
     this.client = client;
     client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
-      this.handle(packet).then(
-        () => done(),
-        (err: unknown) => {
-          // A failure of our own (inventory down): do not acknowledge, the broker will redeliver.
-          this.opts.logger.error({ err: (err as Error).message, topic: packet.topic }, 'ingest failed; message left unacknowledged');
-          this.counters.rejected['store-error']++;
-          done(err as Error);
-        },
-      );
+      void this.handleWithRetry(packet).then((handled) => handled && done());
     };
     client.on('connect', (connack) => {
       this.opts.logger.info({ url: this.opts.mqttUrl, sessionPresent: connack.sessionPresent }, 'collector connected to broker');
@@ -115,6 +108,27 @@ export class Ingest {
         resolve();
       });
     });
+  }
+
+  /**
+   * A failure of our own (inventory unreachable, a bug) must not lose the message nor let later
+   * messages of the same agent overtake it (they would make it look like a duplicate on
+   * redelivery). So the pipeline stops on it and retries with back-off; the broker queues what
+   * arrives meanwhile for our persistent session.
+   */
+  private async handleWithRetry(packet: IPublishPacket): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (attempt > 0) this.counters.messagesReceived--; // counted once, however often retried
+        await this.handle(packet);
+        return true;
+      } catch (err) {
+        this.counters.rejected['store-error']++;
+        this.opts.logger.error({ err: (err as Error).message, topic: packet.topic, attempt }, 'ingest failed; retrying the same message');
+        if (this.stopping) return false; // unacknowledged: the broker redelivers it to the next collector
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))));
+      }
+    }
   }
 
   status(): IngestStatus {
@@ -315,6 +329,7 @@ export class Ingest {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.persistTimer) clearInterval(this.persistTimer);
     for (const p of this.pendingCommands.values()) clearTimeout(p.timer);
     if (this.client) await this.client.endAsync().catch(() => {});
