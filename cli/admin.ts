@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore, resolveApiToken } from '../collector/collector.ts';
+import { openStore } from '../collector/collector.ts';
 import { countiesFromFeatures, KNOWN_CITIES } from '../collector/geo/regions.ts';
 import type { ImportResult, Inventory } from '../collector/store/index.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -97,6 +97,10 @@ export async function importRegions(o: ResolvedOptions, file: string, cityCode: 
   }
 }
 
+/**
+ * The token the broker sends to the collector: given, or the collector's own `api-token` file.
+ * Never generated here: a token the collector does not know would refuse every agent.
+ */
 export function apiTokenFor(o: ResolvedOptions): string {
-  return resolveApiToken(o.dataDir as string, o.apiToken as string | undefined);
+  return (o.apiToken as string | undefined) ?? readTokenFile(o.dataDir as string);
 }

@@ -30,14 +30,25 @@ function withOptions(cmd: Command, specs: O.OptionSpec[], run: (o: O.ResolvedOpt
 }
 
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
-const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
+const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', min: 1, default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
 const REDIS_URL: O.OptionSpec = { key: 'redisUrl', flag: '--redis-url <url>', env: 'CAMPUS_REDIS_URL', type: 'string', description: 'keep sessions and queued messages in Redis so a broker restart loses nothing (memory when unset)' };
 const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
   program.command('broker').description('MQTT broker (aedes) with per-agent authentication and ACL'),
-  [O.HOST, O.MQTT_PORT, O.WS_PORT, O.COLLECTOR_URL, O.API_TOKEN, O.DATABASE_URL, O.DATA_DIR, MAX_RATE, REDIS_URL, O.LOG_LEVEL],
+  [
+    O.HOST,
+    O.MQTT_PORT,
+    O.WS_PORT,
+    { ...O.COLLECTOR_URL, description: 'collector that authenticates MQTT clients (POST /api/v1/mqtt/auth); or use --database-url' },
+    { ...O.API_TOKEN, description: "bearer token for the collector's auth endpoint (read from the collector's api-token file in --data-dir when unset)" },
+    { ...O.DATABASE_URL, description: 'PostgreSQL URL of the inventory, to check agent credentials without a collector' },
+    { ...O.DATA_DIR, description: "the collector's data directory, for its api-token file" },
+    MAX_RATE,
+    REDIS_URL,
+    O.LOG_LEVEL,
+  ],
   async (o) => {
     const { runBroker } = await import('../broker/main.ts');
     const logger = makeLogger(String(o.logLevel), 'broker');
@@ -110,11 +121,11 @@ withOptions(
   sim.command('school').description('one simulated school: switches and APs answering SNMP v2c on loopback, with moving counters'),
   [
     { key: 'school', flag: '--school <code>', env: 'CAMPUS_SIM_SCHOOL', type: 'string', default: '3715020001', description: '10-digit school code' },
-    { key: 'switches', flag: '--switches <n>', type: 'int', default: 3, description: 'number of switches' },
-    { key: 'aps', flag: '--aps <n>', type: 'int', default: 4, description: 'number of wireless APs' },
+    { key: 'switches', flag: '--switches <n>', type: 'int', min: 0, max: 200, default: 3, description: 'number of switches' },
+    { key: 'aps', flag: '--aps <n>', type: 'int', min: 0, max: 500, default: 4, description: 'number of wireless APs' },
     { key: 'agentId', flag: '--agent-id <id>', type: 'string', default: 'gw-1', description: 'agent id for the written agent config' },
     { key: 'agentConfig', flag: '--agent-config <file>', type: 'string', description: 'write an agent YAML that polls these devices' },
-    O.MQTT_URL,
+    { ...O.MQTT_URL, description: 'broker URL to put in that agent config' },
     { key: 'agentPassword', flag: '--agent-password <password>', env: 'CAMPUS_AGENT_PASSWORD', type: 'string', secret: true, description: 'MQTT password to put in that agent config' },
   ],
   async (o) => {
@@ -145,8 +156,8 @@ withOptions(
     O.INFLUX_PASSWORD,
     O.INFLUX_TOKEN,
     { ...O.DATA_DIR, default: './data/demo' },
-    { key: 'schoolsPerCounty', flag: '--schools-per-county <n>', env: 'CAMPUS_DEMO_SCHOOLS_PER_COUNTY', type: 'int', default: 2, description: 'simulated schools in each county' },
-    { key: 'pollIntervalSec', flag: '--poll-interval <seconds>', env: 'CAMPUS_DEMO_POLL_INTERVAL', type: 'int', default: 10, description: 'how often the agents poll their devices' },
+    { key: 'schoolsPerCounty', flag: '--schools-per-county <n>', env: 'CAMPUS_DEMO_SCHOOLS_PER_COUNTY', type: 'int', min: 1, max: 100, default: 2, description: 'simulated schools in each county' },
+    { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'CAMPUS_DEMO_POLL_INTERVAL', type: 'int', min: 1, max: 86_400, default: 10, description: 'how often the agents poll their devices' },
     O.LOG_LEVEL,
   ],
   async (o) => {
@@ -163,7 +174,7 @@ withOptions(
       influxToken: str(o.influxToken),
       dataDir: String(o.dataDir),
       schoolsPerCounty: o.schoolsPerCounty as number,
-      pollIntervalSec: o.pollIntervalSec as number,
+      pollIntervalSec: o.pollInterval as number,
       logLevel: String(o.logLevel),
     });
   },
@@ -192,7 +203,7 @@ withOptions(admin.command('import-schools').description('load schools from a CSV
   const r = await importSchools(o, cmd.args[0]!);
   if (r.errors.length) {
     for (const e of r.errors) console.error(`line ${e.line}${e.column ? ` (${e.column})` : ''}: ${e.message}`);
-    console.error(`${r.errors.length} bad row(s): nothing was imported`);
+    console.error(`${new Set(r.errors.map((e) => e.line)).size} bad row(s): nothing was imported`);
     process.exitCode = 1;
   } else console.log(`imported ${r.imported} school(s)`);
 });

@@ -20,6 +20,9 @@ export interface OptionSpec {
   description: string;
   /** secret values are never echoed in errors or logs */
   secret?: boolean;
+  /** bounds of an `int` option, inclusive */
+  min?: number;
+  max?: number;
 }
 
 export class OptionError extends Error {}
@@ -34,6 +37,9 @@ function coerce(spec: OptionSpec, raw: unknown, source: string): string | number
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) throw new OptionError(`${source}: ${spec.key} must be an integer, got ${shown}`);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        throw new OptionError(`${source}: ${spec.key} must be between ${spec.min ?? '-∞'} and ${spec.max ?? '∞'}, got ${shown}`);
+      }
       return n;
     }
     case 'bool': {
@@ -56,6 +62,8 @@ export function addOptions(cmd: Command, specs: OptionSpec[]): Command {
     const parts = [s.description];
     if (s.default !== undefined && !s.secret) parts.push(`(default: ${JSON.stringify(s.default)})`);
     const opt = new Option(s.flag, parts.join(' '));
+    // resolveOptions reads commander's value under `key`: a flag spelled differently would be ignored
+    if (opt.attributeName() !== s.key) throw new Error(`option ${s.flag} is stored as ${opt.attributeName()}, not ${s.key}: make the flag and the key agree`);
     if (s.env) opt.env(s.env);
     // commander would apply env itself; we resolve precedence ourselves, so only flags are taken from it.
     cmd.addOption(opt);
@@ -112,9 +120,9 @@ export function resolveOptions(cmd: Command, specs: OptionSpec[], env: NodeJS.Pr
 // ---- option specs shared by several subcommands ----
 
 export const HOST: OptionSpec = { key: 'host', flag: '--host <address>', env: 'CAMPUS_BIND_HOST', type: 'string', default: '127.0.0.1', description: 'address to listen on' };
-export const MQTT_PORT: OptionSpec = { key: 'mqttPort', flag: '--mqtt-port <port>', env: 'CAMPUS_MQTT_PORT', type: 'int', default: 1883, description: 'MQTT (TCP) port of the broker' };
-export const WS_PORT: OptionSpec = { key: 'wsPort', flag: '--ws-port <port>', env: 'CAMPUS_WS_PORT', type: 'int', description: 'MQTT-over-WebSocket port (off when unset)' };
-export const HTTP_PORT: OptionSpec = { key: 'httpPort', flag: '--http-port <port>', env: 'CAMPUS_HTTP_PORT', type: 'int', default: 8080, description: 'HTTP port of the collector API and console' };
+export const MQTT_PORT: OptionSpec = { key: 'mqttPort', flag: '--mqtt-port <port>', env: 'CAMPUS_MQTT_PORT', type: 'int', min: 0, max: 65535, default: 1883, description: 'MQTT (TCP) port of the broker' };
+export const WS_PORT: OptionSpec = { key: 'wsPort', flag: '--ws-port <port>', env: 'CAMPUS_WS_PORT', type: 'int', min: 0, max: 65535, description: 'MQTT-over-WebSocket port (off when unset)' };
+export const HTTP_PORT: OptionSpec = { key: 'httpPort', flag: '--http-port <port>', env: 'CAMPUS_HTTP_PORT', type: 'int', min: 0, max: 65535, default: 8080, description: 'HTTP port of the collector API and console' };
 export const MQTT_URL: OptionSpec = { key: 'mqttUrl', flag: '--mqtt-url <url>', env: 'CAMPUS_MQTT_URL', type: 'string', default: 'mqtt://127.0.0.1:1883', description: 'broker the collector connects to' };
 export const MQTT_USERNAME: OptionSpec = { key: 'mqttUsername', flag: '--mqtt-username <name>', env: 'CAMPUS_MQTT_USERNAME', type: 'string', default: 'collector', description: 'service account the collector uses on the broker' };
 export const MQTT_PASSWORD: OptionSpec = { key: 'mqttPassword', flag: '--mqtt-password <password>', env: 'CAMPUS_MQTT_PASSWORD', type: 'string', secret: true, description: 'password of that service account' };
