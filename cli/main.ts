@@ -29,10 +29,17 @@ function withOptions(cmd: Command, specs: O.OptionSpec[], run: (o: O.ResolvedOpt
   return cmd;
 }
 
+function parseSchoolList(s: string): string[] {
+  const codes = s.split(',').map((c) => c.trim()).filter(Boolean);
+  const bad = codes.filter((c) => !/^[0-9]{10}$/.test(c));
+  if (bad.length) throw new O.OptionError(`--schools: not 10-digit school codes: ${bad.join(', ')}`);
+  return codes;
+}
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', min: 1, default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
 const REDIS_URL: O.OptionSpec = { key: 'redisUrl', flag: '--redis-url <url>', env: 'CAMPUS_REDIS_URL', type: 'string', description: 'keep sessions and queued messages in Redis so a broker restart loses nothing (memory when unset)' };
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, O.LOG_LEVEL];
+const SCHOOLS: O.OptionSpec = { key: 'schools', flag: '--schools <codes>', env: 'CAMPUS_SCHOOLS', type: 'string', description: 'comma-separated school codes this collector ingests (to split schools between collectors); all when unset' };
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -94,6 +101,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     databaseUrl: str(o.databaseUrl),
     dataDir: String(o.dataDir),
     apiToken: str(o.apiToken),
+    schools: o.schools ? parseSchoolList(String(o.schools)) : undefined,
     logger,
   });
   const stop = () => void c.close().then(() => process.exit(0));
