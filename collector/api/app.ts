@@ -35,7 +35,13 @@ function sameToken(given: string, expected: string): boolean {
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 10 * 1024 * 1024 });
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: 10 * 1024 * 1024,
+    // Fastify's default strips properties a schema does not allow; refuse them instead, so a
+    // misspelt field (`timeoutMS`) is a 400 rather than silently ignored.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   const csvCounters = { accepted: 0, rejectedFiles: 0, rejectedRows: 0 };
 
   await app.register(swagger, {

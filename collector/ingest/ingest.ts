@@ -30,8 +30,11 @@ export interface IngestOptions {
   password: string;
   /** Fixed so that the broker keeps this collector's session (and queued messages) across restarts. */
   clientId?: string;
-  /** Limit to one school (`+` = all). Several collectors can split the schools among themselves. */
-  schoolFilter?: string;
+  /**
+   * Only these schools (default: all). Several collectors split the schools among themselves
+   * this way on brokers without shared subscriptions (aedes), each agent staying with one collector.
+   */
+  schools?: string[];
   inventory: Inventory;
   sink: TelemetrySink;
   logger: Logger;
@@ -60,6 +63,8 @@ export class Ingest {
   private stopping = false;
   private commandSeq = 0;
   private readonly pendingCommands = new Map<string, PendingCommand>();
+  /** Set while start() waits: called once the subscriptions are in place. */
+  private onSubscribed: (() => void) | undefined;
 
   constructor(private readonly opts: IngestOptions) {
     this.tracker = new AgentTracker(opts.inventory);
@@ -86,27 +91,34 @@ export class Ingest {
       this.opts.logger.info({ url: this.opts.mqttUrl, sessionPresent: connack.sessionPresent }, 'collector connected to broker');
       if (!connack.sessionPresent) {
         client.subscribe(
-          collectorSubscriptions(this.opts.schoolFilter).map((t) => t),
+          (this.opts.schools?.length ? this.opts.schools.flatMap((c) => collectorSubscriptions(c)) : collectorSubscriptions()),
           { qos: 1 },
           (err, granted) => {
             if (err) this.opts.logger.error({ err: err.message }, 'subscribe failed');
             const refused = granted?.filter((g) => g.qos === 128) ?? [];
             if (refused.length) this.opts.logger.error({ topics: refused.map((g) => g.topic) }, 'broker refused subscriptions');
+            this.onSubscribed?.();
           },
         );
+      } else {
+        this.onSubscribed?.();
       }
     });
     client.on('error', (err) => this.log.warn(`mqtt-error:${err.message}`, { err: err.message }, 'broker connection error'));
     client.on('offline', () => this.log.warn('mqtt-offline', {}, 'collector lost the broker; reconnecting'));
     this.persistTimer = setInterval(() => void this.persist(), this.opts.persistIntervalMs ?? 1_000);
     await new Promise<void>((resolve) => {
-      // Resolve on the first connect, or after the connect timeout: the collector serves its API
-      // (and reports the broker as down in /health) even when the broker is not there yet.
-      const t = setTimeout(resolve, 10_000);
-      client.once('connect', () => {
+      // Resolve once subscribed (not merely connected: a message published between CONNACK and
+      // SUBACK would not be queued for a fresh session and is lost), or after the connect
+      // timeout: the collector serves its API (and reports the broker as down in /health) even
+      // when the broker is not there yet.
+      const done = () => {
         clearTimeout(t);
+        this.onSubscribed = undefined;
         resolve();
-      });
+      };
+      const t = setTimeout(done, 10_000);
+      this.onSubscribed = done;
     });
   }
 
