@@ -11,6 +11,8 @@ export interface WriteBenchOptions {
   /** Lines per request. */
   batch: number;
   concurrency: number;
+  /** Line number i of the load (default `benchLine`). Built before the clock starts. */
+  line?: (i: number) => string;
 }
 
 export interface WriteBenchResult {
@@ -45,10 +47,11 @@ export function assertLoopback(url: string): void {
 export async function measureRawWrites(opts: WriteBenchOptions): Promise<WriteBenchResult> {
   assertLoopback(opts.url);
   await ensureBenchDatabase(opts.url, opts.db);
+  const line = opts.line ?? benchLine;
   const bodies: string[] = [];
   for (let start = 0; start < opts.points; start += opts.batch) {
     const lines: string[] = [];
-    for (let i = start; i < Math.min(opts.points, start + opts.batch); i++) lines.push(benchLine(i));
+    for (let i = start; i < Math.min(opts.points, start + opts.batch); i++) lines.push(line(i));
     bodies.push(lines.join('\n'));
   }
   const url = influxEndpoint(opts, '/write', { db: opts.db, precision: 'ms' });
