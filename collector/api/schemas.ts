@@ -104,7 +104,8 @@ export const NewAgentBody = Type.Object(
 );
 export const Credential = Type.Object({ username: Type.String(), password: Type.String({ description: 'shown once; only its hash is stored' }) });
 
-export const MqttAuthBody = Type.Object({ username: Type.String({ maxLength: 200 }), password: Type.String({ maxLength: 200 }) }, { additionalProperties: false });
+/** Other fields a broker's HTTP auth backend sends along (mosquitto-go-auth: `clientid`) are allowed and ignored. */
+export const MqttAuthBody = Type.Object({ username: Type.String({ maxLength: 200 }), password: Type.String({ maxLength: 200 }) });
 export const Principal = Type.Union([
   Type.Object({ kind: Type.Literal('agent'), schoolCode: Type.String(), agentId: Type.String() }),
   Type.Object({ kind: Type.Literal('service'), name: Type.String() }),
