@@ -34,6 +34,13 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** A health probe that hangs counts as down: /health must answer even then. */
+function withTimeout(p: Promise<boolean>, ms = 3_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([p.catch(() => false), timeout]).finally(() => clearTimeout(timer));
+}
+
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -77,7 +84,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/api/v1/health', { schema: { summary: 'Reachability of InfluxDB, the inventory and the broker; ingest counters', response: { 200: S.Health, 503: S.Health } } }, async (_req, reply) => {
-    const [influxOk, dbOk] = await Promise.all([deps.sink.ping().catch(() => false), deps.db.ping().catch(() => false)]);
+    const [influxOk, dbOk] = await Promise.all([withTimeout(deps.sink.ping()), withTimeout(deps.db.ping())]);
     const ingest = deps.ingest.status();
     const t = deps.sink.stats();
     const body: Static<typeof S.Health> = {
