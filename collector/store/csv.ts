@@ -85,3 +85,43 @@ export function parseCsv(text: string): CsvParseResult {
   }
   return { records, errors };
 }
+
+export interface CsvTableRow<C extends string> {
+  line: number;
+  row: Record<C, string>;
+}
+
+/**
+ * A CSV file with a header row naming `columns` (case-insensitive, any order; `optional` ones may be
+ * absent and come back as ''). Header and shape problems are reported per line; rows are trimmed.
+ */
+export function parseCsvTable<C extends string>(
+  text: string,
+  columns: readonly C[],
+  optional: readonly C[] = [],
+): { rows: CsvTableRow<C>[]; errors: { line: number; column?: string; message: string }[] } {
+  const { records, errors } = parseCsv(text);
+  const out: { line: number; column?: string; message: string }[] = [...errors];
+  const [header, ...records2] = records;
+  if (!header) return { rows: [], errors: [...out, { line: 1, message: `the file has no header row (expected ${columns.join(',')})` }] };
+  const index = new Map<string, number>();
+  header.fields.forEach((f, i) => {
+    const n = f.trim().toLowerCase();
+    if (!(columns as readonly string[]).includes(n)) out.push({ line: header.line, column: n, message: `unknown column ${JSON.stringify(n)}` });
+    else if (index.has(n)) out.push({ line: header.line, column: n, message: `column ${n} appears twice` });
+    else index.set(n, i);
+  });
+  const missing = columns.filter((c) => !index.has(c) && !optional.includes(c));
+  if (missing.length) out.push({ line: header.line, message: `missing column(s): ${missing.join(', ')}` });
+  if (out.some((e) => e.line === header.line)) return { rows: [], errors: out };
+  const rows: CsvTableRow<C>[] = [];
+  for (const rec of records2) {
+    if (rec.fields.length !== header.fields.length) {
+      out.push({ line: rec.line, message: `expected ${header.fields.length} fields, found ${rec.fields.length}` });
+      continue;
+    }
+    const row = Object.fromEntries(columns.map((c) => [c, index.has(c) ? rec.fields[index.get(c)!]!.trim() : ''])) as Record<C, string>;
+    rows.push({ line: rec.line, row });
+  }
+  return { rows, errors: out };
+}

@@ -4,3 +4,5 @@ export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migra
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
 export { parseCsv, type CsvRecord, type CsvParseResult } from './csv.ts';
 export * from './inventory.ts';
+export * from './enrollment.ts';
+export * from './placement.ts';
