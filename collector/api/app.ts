@@ -15,6 +15,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { TelemetrySink } from '../telemetry/sink.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
+import { registerEnrollmentRoutes } from './enrollment-routes.ts';
 
 export interface ApiDeps {
   inventory: Inventory;
@@ -26,6 +27,8 @@ export interface ApiDeps {
   /** Counters of an in-process broker (the demo), shown in /health. */
   brokerStats?: () => Record<string, number>;
   logger?: boolean | object;
+  /** Called after an enrollment decision (the ingest refreshes what it knows of devices). */
+  onDevicesChanged?: () => void;
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -141,6 +144,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const { code } = req.params as Static<typeof S.SchoolCodeParams>;
     await school(code);
     return deps.inventory.listAgents(code);
+  });
+
+  registerEnrollmentRoutes(app, {
+    db: deps.db,
+    requireToken: (req) => requireToken(req, undefined as never),
+    schoolExists: async (code) => void (await school(code)),
+    onChange: deps.onDevicesChanged,
   });
 
   // ---- administration (bearer token) ----

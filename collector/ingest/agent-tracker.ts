@@ -11,7 +11,8 @@ export interface AgentState {
   agentId: string;
   countyCode: string | undefined;
   lastSeq: number;
-  devices: Set<string>;
+  /** device id → kind, of the devices the agent announced (retired ones left out). */
+  devices: Map<string, string>;
   // not yet persisted:
   gapsDelta: number;
   duplicatesDelta: number;
@@ -54,7 +55,7 @@ export class AgentTracker {
       agentId,
       countyCode: school?.countyCode ?? undefined,
       lastSeq: agent.lastSeq,
-      devices: new Set(devices.filter((d) => d.state !== 'retired').map((d) => d.deviceId)),
+      devices: new Map(devices.filter((d) => d.state !== 'retired').map((d) => [d.deviceId, d.kind])),
       gapsDelta: 0,
       duplicatesDelta: 0,
       lastSeen: undefined,
@@ -116,5 +117,16 @@ export class AgentTracker {
 
   forget(schoolCode: string, agentId: string): void {
     this.agents.delete(AgentTracker.key(schoolCode, agentId));
+  }
+
+  /**
+   * Drop cached device lists (after enrollment decisions) so they are reloaded; sequence state is
+   * kept, it is only ever moved by ingest itself.
+   */
+  async refreshDevices(): Promise<void> {
+    for (const s of this.agents.values()) {
+      const devices = await this.inventory.listDevices(s.schoolCode, { agentId: s.agentId });
+      s.devices = new Map(devices.filter((d) => d.state !== 'retired').map((d) => [d.deviceId, d.kind]));
+    }
   }
 }

@@ -232,12 +232,13 @@ export class Ingest {
     const tags = { school: topic.schoolCode, agent: topic.agentId, ...(agent.countyCode ? { county: agent.countyCode } : {}) };
     const now = new Date();
     for (const r of m.readings) {
-      if (!agent.devices.has(r.device)) {
+      const kind = agent.devices.get(r.device);
+      if (kind === undefined) {
         this.reject('unknown-device', `${topic.schoolCode}/${topic.agentId}/${r.device}`, `device ${r.device} was never announced on the discovery channel`);
         continue;
       }
       try {
-        lines.push(readingToLine(r, tags));
+        lines.push(readingToLine(r, { ...tags, kind }));
         agent.sightings.set(r.device, now);
       } catch (err) {
         if (!(err instanceof LineProtocolError)) throw err;
@@ -268,7 +269,7 @@ export class Ingest {
     if (!seq) return;
     const at = new Date(m.ts);
     await this.opts.inventory.upsertDiscoveredDevices(topic.schoolCode, topic.agentId, m.devices, at);
-    for (const d of m.devices) agent.devices.add(d.device);
+    for (const d of m.devices) agent.devices.set(d.device, d.kind);
     if (m.full) await this.opts.inventory.markMissingDevicesGone(topic.schoolCode, topic.agentId, m.devices.map((d) => d.device), at);
     if (m.gone?.length) await this.opts.inventory.markDevicesGone(topic.schoolCode, topic.agentId, m.gone, at);
     this.applied(agent, m.seq, seq.gap);
@@ -333,6 +334,11 @@ export class Ingest {
     } catch (err) {
       this.log.warn('persist', { err: (err as Error).message }, 'could not save agent progress; will retry');
     }
+  }
+
+  /** Reload what ingest knows of devices (kind, retired) after enrollment decisions. */
+  refreshDevices(): void {
+    void this.tracker.refreshDevices().catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'could not refresh device lists'));
   }
 
   /** Forget cached state of an agent (after its registration changed). */

@@ -34,7 +34,7 @@ export const Placement = Type.Object(
     position: Type.Optional(Type.Union([LonLat, PlanXY])),
     camera: Type.Optional(CameraPlacement),
   },
-  { additionalProperties: false, $id: 'Placement' },
+  { additionalProperties: false },
 );
 export type Placement = Static<typeof Placement>;
 

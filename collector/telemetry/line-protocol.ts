@@ -109,6 +109,8 @@ export interface ReadingTags {
   school: string;
   agent: string;
   county?: string;
+  /** device kind from the inventory (camera, switch, …) */
+  kind?: string;
 }
 
 /**
@@ -123,5 +125,6 @@ export interface ReadingTags {
 export function readingToLine(reading: Reading, extraTags: ReadingTags): string {
   const tags: Record<string, string | undefined> = { ...reading.tags, device: reading.device, school: extraTags.school, agent: extraTags.agent };
   if (extraTags.county !== undefined) tags.county = extraTags.county;
+  if (extraTags.kind !== undefined) tags.kind = extraTags.kind;
   return pointToLine({ measurement: reading.measurement, tags, fields: reading.metrics, timestampMs: reading.ts });
 }
