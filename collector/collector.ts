@@ -31,6 +31,8 @@ export interface CollectorConfig {
   apiToken?: string;
   /** Ingest only these schools' topics (partitioning between collectors); all when absent. */
   schools?: string[];
+  /** See IngestOptions.holeTimeoutMs (tests shorten it). */
+  holeTimeoutMs?: number;
   logger: Logger;
   /** An already open inventory (the demo shares one PGlite between broker and collector). */
   store?: { db: Db; inventory: Inventory };
@@ -90,7 +92,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     await sink.ensureDatabase().catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not create the InfluxDB database now; writes will retry'));
   }
   const password = cfg.mqttPassword ?? (await store.inventory.addServiceAccount(cfg.mqttUsername)).password;
-  const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, username: cfg.mqttUsername, password, schools: cfg.schools, inventory: store.inventory, sink, logger: cfg.logger });
+  const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, username: cfg.mqttUsername, password, schools: cfg.schools, holeTimeoutMs: cfg.holeTimeoutMs, inventory: store.inventory, sink, logger: cfg.logger });
   const apiToken = resolveApiToken(cfg.dataDir, cfg.apiToken);
   const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, onDevicesChanged: () => ingest.refreshDevices() });
   await app.listen({ host: cfg.host, port: cfg.httpPort });

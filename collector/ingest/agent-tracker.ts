@@ -10,7 +10,16 @@ export interface AgentState {
   schoolCode: string;
   agentId: string;
   countyCode: string | undefined;
+  /** Every sequence number up to here is applied (or declared lost): what is persisted. */
   lastSeq: number;
+  /**
+   * Applied numbers above `lastSeq`. Messages can arrive out of order (a broker delivering a
+   * persistent session's stored messages while live ones flow), so a number above a hole is not
+   * a reason to give up on the hole yet.
+   */
+  above: Set<number>;
+  /** When the oldest hole below `above` was first seen (ms), for declaring it lost. */
+  holeSince: number | undefined;
   /** device id → kind, of the devices the agent announced (retired ones left out). */
   devices: Map<string, string>;
   // not yet persisted:
@@ -20,16 +29,23 @@ export interface AgentState {
   sightings: Map<string, Date>;
 }
 
-export type SeqVerdict = { kind: 'new'; gap: number } | { kind: 'duplicate' };
+export type SeqVerdict = 'new' | 'duplicate';
 
 const NEGATIVE_CACHE_MS = 5_000;
+/** A hole still open this long after later numbers arrived is declared lost (counted as a gap). */
+export const HOLE_TIMEOUT_MS = 60_000;
+/** Or when this many numbers above it are waiting. */
+export const MAX_ABOVE = 10_000;
 
 export class AgentTracker {
   private readonly agents = new Map<string, AgentState>();
   /** Recently looked-up unknown agents, so a flood from an unregistered id costs no queries. */
   private readonly unknown = new Map<string, number>();
 
-  constructor(private readonly inventory: Inventory) {}
+  constructor(
+    private readonly inventory: Inventory,
+    private readonly holeTimeoutMs = HOLE_TIMEOUT_MS,
+  ) {}
 
   private static key(school: string, agent: string): string {
     return `${school}/${agent}`;
@@ -55,6 +71,8 @@ export class AgentTracker {
       agentId,
       countyCode: school?.countyCode ?? undefined,
       lastSeq: agent.lastSeq,
+      above: new Set(),
+      holeSince: undefined,
       devices: new Map(devices.filter((d) => d.state !== 'retired').map((d) => [d.deviceId, d.kind])),
       gapsDelta: 0,
       duplicatesDelta: 0,
@@ -67,14 +85,45 @@ export class AgentTracker {
 
   /** Classifies a sequenced message against what has been applied. Does not apply it. */
   static check(state: AgentState, seq: number): SeqVerdict {
-    if (seq <= state.lastSeq) return { kind: 'duplicate' };
-    return { kind: 'new', gap: state.lastSeq < 0 ? 0 : seq - state.lastSeq - 1 };
+    // lastSeq -1: nothing applied yet, the first number seen starts the agent's series
+    if (state.lastSeq >= 0 && (seq <= state.lastSeq || state.above.has(seq))) return 'duplicate';
+    return 'new';
   }
 
-  static applied(state: AgentState, seq: number, gap: number, at: Date): void {
-    state.lastSeq = seq;
-    state.gapsDelta += gap;
+  /** Records `seq` as applied; returns how many numbers were declared lost by this step. */
+  static applied(state: AgentState, seq: number, at: Date, now = at.getTime()): number {
     state.lastSeen = at;
+    if (state.lastSeq < 0) state.lastSeq = seq - 1;
+    if (seq === state.lastSeq + 1) state.lastSeq = seq;
+    else state.above.add(seq);
+    AgentTracker.compact(state);
+    if (state.above.size > 0) state.holeSince ??= now;
+    return state.above.size > MAX_ABOVE ? AgentTracker.declareHoleLost(state) : 0;
+  }
+
+  private static compact(state: AgentState): void {
+    while (state.above.delete(state.lastSeq + 1)) state.lastSeq++;
+    if (state.above.size === 0) state.holeSince = undefined;
+  }
+
+  /** Gives up on the lowest hole: moves lastSeq past it, counts the numbers skipped. */
+  private static declareHoleLost(state: AgentState): number {
+    const next = Math.min(...state.above);
+    const lost = next - state.lastSeq - 1;
+    state.lastSeq = next - 1;
+    state.gapsDelta += lost;
+    AgentTracker.compact(state);
+    state.holeSince = state.above.size > 0 ? Date.now() : undefined;
+    return lost;
+  }
+
+  /** Declares lost the holes that stayed open too long; returns per agent what was declared. */
+  expireHoles(now = Date.now()): { state: AgentState; lost: number }[] {
+    const out: { state: AgentState; lost: number }[] = [];
+    for (const s of this.agents.values()) {
+      if (s.holeSince !== undefined && now - s.holeSince >= this.holeTimeoutMs) out.push({ state: s, lost: AgentTracker.declareHoleLost(s) });
+    }
+    return out;
   }
 
   /** Writes what changed since the last call; on failure the deltas stay and are retried next time. */
@@ -113,6 +162,8 @@ export class AgentTracker {
   async reset(state: AgentState): Promise<void> {
     await this.inventory.resetAgentSequence(state.schoolCode, state.agentId, 0);
     state.lastSeq = 0;
+    state.above.clear();
+    state.holeSince = undefined;
   }
 
   forget(schoolCode: string, agentId: string): void {

@@ -40,6 +40,8 @@ export interface IngestOptions {
   logger: Logger;
   /** How often agent progress and device sightings are written to the inventory. */
   persistIntervalMs?: number;
+  /** How long a missing sequence number may stay missing, once later ones arrived, before it counts as lost. */
+  holeTimeoutMs?: number;
 }
 
 export interface IngestStatus {
@@ -67,7 +69,7 @@ export class Ingest {
   private onSubscribed: (() => void) | undefined;
 
   constructor(private readonly opts: IngestOptions) {
-    this.tracker = new AgentTracker(opts.inventory);
+    this.tracker = new AgentTracker(opts.inventory, opts.holeTimeoutMs);
     this.log = new ThrottledLog(opts.logger);
   }
 
@@ -182,23 +184,22 @@ export class Ingest {
   }
 
   /** Sequence bookkeeping shared by every sequenced channel; false = already applied. */
-  private sequence(agent: AgentState, seq: number): { gap: number } | undefined {
-    const v = AgentTracker.check(agent, seq);
-    if (v.kind === 'duplicate') {
-      this.counters.duplicates++;
-      agent.duplicatesDelta++;
-      return undefined;
-    }
-    return { gap: v.gap };
+  private sequence(agent: AgentState, seq: number): boolean {
+    if (AgentTracker.check(agent, seq) === 'new') return true;
+    this.counters.duplicates++;
+    agent.duplicatesDelta++;
+    return false;
   }
 
-  private applied(agent: AgentState, seq: number, gap: number): void {
-    if (gap > 0) {
-      this.counters.seqGaps += gap;
-      this.log.warn(`gap:${agent.schoolCode}/${agent.agentId}`, { agent: `${agent.schoolCode}/${agent.agentId}`, missing: gap, before: seq }, 'sequence gap: messages lost between agent and collector');
-    }
-    AgentTracker.applied(agent, seq, gap, new Date());
+  private applied(agent: AgentState, seq: number): void {
+    this.counted(agent, AgentTracker.applied(agent, seq, new Date()));
     this.counters.messagesAccepted++;
+  }
+
+  private counted(agent: AgentState, lost: number): void {
+    if (lost <= 0) return;
+    this.counters.seqGaps += lost;
+    this.log.warn(`gap:${agent.schoolCode}/${agent.agentId}`, { agent: `${agent.schoolCode}/${agent.agentId}`, missing: lost, upTo: agent.lastSeq }, 'sequence gap: messages lost between agent and collector');
   }
 
   private async onStatus(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
@@ -226,8 +227,7 @@ export class Ingest {
   private async onTelemetry(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
     const m = this.decode(topic, 'telemetry', payload);
     if (!m) return;
-    const seq = this.sequence(agent, m.seq);
-    if (!seq) return;
+    if (!this.sequence(agent, m.seq)) return;
     const lines: string[] = [];
     const tags = { school: topic.schoolCode, agent: topic.agentId, ...(agent.countyCode ? { county: agent.countyCode } : {}) };
     const now = new Date();
@@ -247,7 +247,7 @@ export class Ingest {
     }
     await this.writeLines(lines);
     this.counters.readingsAccepted += lines.length;
-    this.applied(agent, m.seq, seq.gap);
+    this.applied(agent, m.seq);
   }
 
   private async writeLines(lines: string[]): Promise<void> {
@@ -265,21 +265,19 @@ export class Ingest {
   private async onDiscovery(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
     const m = this.decode(topic, 'discovery', payload);
     if (!m) return;
-    const seq = this.sequence(agent, m.seq);
-    if (!seq) return;
+    if (!this.sequence(agent, m.seq)) return;
     const at = new Date(m.ts);
     await this.opts.inventory.upsertDiscoveredDevices(topic.schoolCode, topic.agentId, m.devices, at);
     for (const d of m.devices) agent.devices.set(d.device, d.kind);
     if (m.full) await this.opts.inventory.markMissingDevicesGone(topic.schoolCode, topic.agentId, m.devices.map((d) => d.device), at);
     if (m.gone?.length) await this.opts.inventory.markDevicesGone(topic.schoolCode, topic.agentId, m.gone, at);
-    this.applied(agent, m.seq, seq.gap);
+    this.applied(agent, m.seq);
   }
 
   private async onEvent(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
     const m = this.decode(topic, 'event', payload);
     if (!m) return;
-    const seq = this.sequence(agent, m.seq);
-    if (!seq) return;
+    if (!this.sequence(agent, m.seq)) return;
     try {
       await this.writeLines([
         pointToLine({
@@ -293,21 +291,20 @@ export class Ingest {
       if (!(err instanceof LineProtocolError)) throw err;
       this.reject('bad-reading', `${topic.schoolCode}/${topic.agentId}/event`, err.message);
     }
-    this.applied(agent, m.seq, seq.gap);
+    this.applied(agent, m.seq);
   }
 
   private async onCommandAck(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {
     const m = this.decode(topic, 'cmd/ack', payload);
     if (!m) return;
-    const seq = this.sequence(agent, m.seq);
-    if (!seq) return;
+    if (!this.sequence(agent, m.seq)) return;
     const pending = this.pendingCommands.get(`${topic.schoolCode}/${topic.agentId}/${m.id}`);
     if (pending) {
       clearTimeout(pending.timer);
       this.pendingCommands.delete(`${topic.schoolCode}/${topic.agentId}/${m.id}`);
       pending.resolve(m);
     }
-    this.applied(agent, m.seq, seq.gap);
+    this.applied(agent, m.seq);
   }
 
   /** Sends a command to an agent and waits for its ack (or null after the timeout). */
@@ -329,6 +326,7 @@ export class Ingest {
   }
 
   private async persist(): Promise<void> {
+    for (const { state, lost } of this.tracker.expireHoles()) this.counted(state, lost);
     try {
       await this.tracker.persist();
     } catch (err) {

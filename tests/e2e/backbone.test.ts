@@ -220,10 +220,11 @@ describe('a broker outage loses nothing and duplicates nothing', () => {
     await waitFor('collector applied everything', async () => ((await stack.inventory.getAgent(SCHOOL_A, 'gw-1'))?.lastSeq === high ? true : undefined));
     await waitFor('watcher saw everything', () => (seen.some((s) => s.seq === high) ? true : undefined));
 
-    // in order, contiguous (the agent numbers every data message: discovery, telemetry, acks)
-    const seqs = seen.map((s) => s.seq);
-    const unique = [...new Set(seqs)];
-    expect(unique).toEqual([...unique].sort((a, b) => a - b));
+    // Every number the agent produced reached the broker's subscribers, none missing (the agent
+    // numbers every data message: discovery, telemetry, acks). Arrival order at a subscriber is
+    // not guaranteed across a session resumption (the broker interleaves stored and live
+    // messages), which is why the collector does not rely on it (docs/decisions/0004).
+    const unique = [...new Set(seen.map((s) => s.seq))].sort((a, b) => a - b);
     expect(unique).toEqual(Array.from({ length: high - unique[0]! + 1 }, (_, i) => unique[0]! + i));
     expect(seen.filter((s) => s.channel === 'telemetry').length).toBeGreaterThanOrEqual(polls);
     // exactly once into the store: one `system` point per poll (checked above), no gap recorded
