@@ -12,6 +12,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v redis-server >/dev/null || need+=(redis-server)
+/usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need+=(python3-pymodbus)
+/usr/bin/python3 -c 'import serial' 2>/dev/null || need+=(python3-serial)
+/usr/bin/python3 -c 'import serial_asyncio' 2>/dev/null || need+=(python3-serial-asyncio)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
