@@ -79,18 +79,18 @@ describe('edge agent end to end (aedes broker, simulated SNMP gear)', () => {
     const port = broker.port;
     const url = `mqtt://127.0.0.1:${port}`;
 
-    // records every sequenced message (telemetry + discovery share the agent's counter) and status
+    // records every sequenced message (telemetry, discovery and health events share the agent's counter) and status
     const seqs: number[] = [];
     const statuses: StatusMessage[] = [];
     const watcher = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 100, clientId: 'watcher' });
     let subscribed = false;
     watcher.on('connect', () => {
       subscribed = false;
-      watcher.subscribe(['campus/v1/+/+/telemetry', 'campus/v1/+/+/discovery', 'campus/v1/+/+/status'], { qos: 1 }, () => (subscribed = true));
+      watcher.subscribe(['campus/v1/+/+/telemetry', 'campus/v1/+/+/discovery', 'campus/v1/+/+/event', 'campus/v1/+/+/status'], { qos: 1 }, () => (subscribed = true));
     });
     watcher.on('error', () => {});
     watcher.on('message', (topic, payload) => {
-      const channel = topic.split('/').slice(4).join('/') as 'telemetry' | 'discovery' | 'status';
+      const channel = topic.split('/').slice(4).join('/') as 'telemetry' | 'discovery' | 'event' | 'status';
       const d = decodeMessage(channel, payload);
       if (!d.ok) throw new Error(`bad ${channel} message: ${d.detail}`);
       if (channel === 'status') statuses.push(d.message as StatusMessage);

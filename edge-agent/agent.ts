@@ -3,6 +3,11 @@
  * message in the on-disk queue first, and drains that queue in order to the broker (QoS 1, one
  * PUBACK at a time per window) whenever it is connected. Store-and-forward means a broker outage
  * only delays data; the queue bound is the only place data can be lost, and that is counted.
+ *
+ * Devices are the configured ones (`devices:`, static seeds) plus what SNMP discovery finds
+ * (`discovery.snmp`, rescanned every intervalSec and on the `rescan` command). Each is polled by
+ * the device profile its sysObjectID/sysDescr match (snmp/profile-poller.ts); health rules that
+ * start or stop holding become `event` messages.
  */
 import * as path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -15,13 +20,18 @@ import {
   MAX_READINGS_PER_MESSAGE,
   SCHEMA_VERSION,
   type CommandMessage,
+  type DeviceKind,
   type DiscoveredDevice,
   type Reading,
   type StatusMessage,
 } from '../protocol/index.ts';
-import { resolveMqttPassword, type AgentConfig, type DeviceConfig } from './config.ts';
+import type { ResolvedProfile } from '../device-profiles/loader.ts';
+import { resolveMqttPassword, splitAddress, type AgentConfig } from './config.ts';
+import { loadAgentProfiles } from './profiles.ts';
 import { DiskQueue } from './queue/disk-queue.ts';
-import { pollSnmpDevice, type SystemInfo } from './snmp/poller.ts';
+import { SnmpDeviceBook, sweepSnmp, type BookEntry } from './snmp/discovery.ts';
+import { DevicePoller, type HealthEvent, type PollTarget } from './snmp/profile-poller.ts';
+import { formatAddress } from './snmp/targets.ts';
 
 /** Not exported by protocol/: the value type of metrics, attributes and command results. */
 type MetricValue = number | boolean | string;
@@ -51,12 +61,27 @@ export interface AgentStats {
   connectErrors: number;
   badCommands: number;
   highWater: number;
+  /** health events queued (rule started or stopped holding, offline) */
+  events: number;
+  scans: number;
+  /** devices found by discovery and currently polled */
+  discovered: number;
+}
+
+/** What one discovery scan changed; the `rescan` command answers with it. */
+export interface ScanSummary {
+  found: number;
+  new: number;
+  changed: number;
+  gone: number;
 }
 
 export interface RunningAgent {
   stop(): Promise<void>;
-  /** Polls every device now and queues the result; resolves with the number of readings. */
+  /** Polls every device now (every profile group) and queues the result; resolves with the number of readings. */
   pollNow(): Promise<number>;
+  /** Runs an SNMP discovery scan now (after any running one); rejects without discovery.snmp. */
+  rescan(): Promise<ScanSummary>;
   stats(): AgentStats;
 }
 
@@ -99,12 +124,13 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     status: agentTopic(addr, 'status'),
     telemetry: agentTopic(addr, 'telemetry'),
     discovery: agentTopic(addr, 'discovery'),
+    event: agentTopic(addr, 'event'),
     cmd: agentTopic(addr, 'cmd'),
     cmdAck: agentTopic(addr, 'cmd/ack'),
   };
   const queue = DiskQueue.open(path.join(config.dataDir, 'queue'), { maxMessages: config.queue.maxMessages, logger: log });
   const startedAt = Date.now();
-  const s = { polls: 0, pollFailures: 0, readings: 0, skippedVarbinds: 0, invalidReadings: 0, messagesQueued: 0, messagesSent: 0, connects: 0, connectErrors: 0, badCommands: 0 };
+  const s = { polls: 0, pollFailures: 0, readings: 0, skippedVarbinds: 0, invalidReadings: 0, messagesQueued: 0, messagesSent: 0, connects: 0, connectErrors: 0, badCommands: 0, events: 0, scans: 0 };
   let stopping = false;
 
   const status = (state: 'online' | 'offline', reason?: string): Buffer =>
@@ -240,70 +266,169 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     else if (pending.length > 0 && !batchTimer) batchTimer = setTimeout(flushBatch, config.batch.maxDelayMs);
   }
 
-  // ---- discovery: what each device says it is, sent when that changes ----
-  const known = new Map<string, SystemInfo>();
-  function noteSystem(device: DeviceConfig, info: SystemInfo): void {
-    const prev = known.get(device.id);
-    if (prev && prev.sysObjectID === info.sysObjectID && prev.sysName === info.sysName && prev.sysDescr === info.sysDescr) return;
-    known.set(device.id, info);
-    announceDevices();
+  // ---- device profiles, loaded once ----
+  const profiles = loadAgentProfiles({ profilesDir: config.profilesDir, dataDir: config.dataDir });
+  for (const e of profiles.errors) log.warn(`device profile refused: ${e}`);
+  if (profiles.registry.size === 0) log.warn('no device profiles loaded: polling with the built-in IF-MIB poller');
+  else log.info(`${profiles.registry.size} device profiles from ${profiles.dir} (${profiles.source})`);
+  const registry = profiles.registry;
+
+  // ---- the devices: configured seeds plus what discovery found ----
+  const book = new SnmpDeviceBook(path.join(config.dataDir, 'snmp-discovered.json'), log);
+  const discoveredKind = (e: BookEntry): DeviceKind => registry.matchSnmp({ sysObjectID: e.sysObjectID, sysDescr: e.sysDescr })?.kind ?? 'unknown';
+  function discoveredTargets(): PollTarget[] {
+    const disc = config.discovery?.snmp;
+    if (!disc) return [];
+    const seeds = new Set(config.devices.map((d) => d.id));
+    return book
+      .active()
+      .filter((e) => !seeds.has(e.id))
+      .map((e) => ({ id: e.id, kind: discoveredKind(e), address: e.address, snmp: { version: '2c', community: e.community, timeoutMs: Math.max(disc.timeoutMs, 500), retries: 1 } }));
+  }
+  function targets(): Array<PollTarget & { source: 'config' | 'discovery' }> {
+    return [
+      ...config.devices.map((d) => ({ id: d.id, kind: d.kind, address: d.address, snmp: d.snmp, ...(d.profile ? { profile: d.profile } : {}), source: 'config' as const })),
+      ...discoveredTargets().map((t) => ({ ...t, source: 'discovery' as const })),
+    ];
+  }
+  const pollers = new Map<string, DevicePoller>();
+
+  // ---- discovery messages: what each device says it is, sent when that changes ----
+  function describe(t: PollTarget & { source: 'config' | 'discovery' }): DiscoveredDevice {
+    const p = pollers.get(t.id);
+    const entry = t.source === 'discovery' ? book.get(t.id) : undefined;
+    const fp = p?.fingerprint ?? entry;
+    let matched: ResolvedProfile | undefined;
+    let polledWith: string | undefined;
+    if (p?.profile) {
+      matched = p.matched ? p.profile : undefined;
+      polledWith = p.profile.id;
+    } else if (fp && registry.size > 0) {
+      matched = (t.profile !== undefined ? registry.get(t.profile) : undefined) ?? registry.matchSnmp({ sysObjectID: fp.sysObjectID, sysDescr: fp.sysDescr });
+    }
+    const attributes: Record<string, MetricValue> = {};
+    if (fp?.sysObjectID) attributes.sysObjectID = fp.sysObjectID;
+    if (fp?.sysName) attributes.sysName = fp.sysName.slice(0, 1024);
+    if (fp?.sysDescr) attributes.sysDescr = fp.sysDescr.slice(0, 1024);
+    attributes.source = t.source === 'config' ? 'config' : 'snmp-discovery';
+    // unknown to every profile: say what polls it, the raw fingerprint above is the rest
+    if (!matched && polledWith) attributes.pollProfile = polledWith;
+    if (entry?.previousAddress) attributes.previousAddress = entry.previousAddress;
+    const kind = t.source === 'config' ? t.kind : (matched?.kind ?? 'unknown');
+    return { device: t.id, kind, protocol: 'snmp', address: t.address, ...(matched ? { profile: matched.id } : {}), attributes };
   }
   /**
-   * The full list of configured devices with what each said about itself. Sent once before the
-   * first poll too: the collector refuses readings of devices it has never been told about, and an
+   * The full list of devices with what each said about itself. Sent once before the first poll
+   * too: the collector refuses readings of devices it has never been told about, and an
    * unreachable device's `reachable: false` readings must still count.
    */
-  function announceDevices(): void {
-    const devices: DiscoveredDevice[] = config.devices.map((d) => {
-      const k = known.get(d.id);
-      const attributes: Record<string, MetricValue> = {};
-      if (k?.sysObjectID) attributes.sysObjectID = k.sysObjectID;
-      if (k?.sysName) attributes.sysName = k.sysName.slice(0, 1024);
-      if (k?.sysDescr) attributes.sysDescr = k.sysDescr.slice(0, 1024);
-      return { device: d.id, kind: d.kind, protocol: d.protocol, address: d.address, attributes };
-    });
-    enqueue(topics.discovery, (seq) => encodeMessage('discovery', { v: SCHEMA_VERSION, seq, ts: Date.now(), full: true, devices }));
+  function announceDevices(gone: string[] = []): void {
+    const devices = targets().map(describe);
+    enqueue(topics.discovery, (seq) => encodeMessage('discovery', { v: SCHEMA_VERSION, seq, ts: Date.now(), full: true, devices, ...(gone.length > 0 ? { gone } : {}) }));
+  }
+
+  function queueEvent(device: string, e: HealthEvent): void {
+    if (enqueue(topics.event, (seq) => encodeMessage('event', { v: SCHEMA_VERSION, seq, ts: Date.now(), device, type: e.type, severity: e.severity, message: e.message, data: e.data }))) s.events++;
   }
 
   // ---- polling ----
   const inFlight = new Map<string, Promise<number>>();
-  function pollDevice(device: DeviceConfig): Promise<number> {
+  function pollDevice(id: string, all: boolean): Promise<number> {
     // a slow device must not pile up overlapping polls
-    const running = inFlight.get(device.id);
+    const running = inFlight.get(id);
     if (running) return running;
+    const poller = pollers.get(id);
+    if (!poller) return Promise.resolve(0);
     const p = (async () => {
       s.polls++;
       try {
-        const r = await pollSnmpDevice(device);
+        const r = await poller.poll({ all });
         s.skippedVarbinds += r.skipped;
         if (!r.reachable) s.pollFailures++;
-        if (r.errors.length > 0) log.warn(`${device.id}: ${r.errors.join('; ')}`);
-        if (r.reachable) noteSystem(device, r.system);
+        if (r.errors.length > 0) log.warn(`${id}: ${r.errors.join('; ')}`);
+        // the device list goes out before readings of a device whose fingerprint is new
+        if (r.fingerprintChanged && pollers.get(id) === poller) announceDevices();
         addReadings(r.readings);
+        for (const e of r.events) queueEvent(id, e);
         return r.readings.length;
       } catch (err) {
         s.pollFailures++;
-        log.error(`${device.id}: poll failed: ${(err as Error).message}`);
+        log.error(`${id}: poll failed: ${(err as Error).message}`);
         return 0;
       } finally {
-        inFlight.delete(device.id);
+        inFlight.delete(id);
       }
     })();
-    inFlight.set(device.id, p);
+    inFlight.set(id, p);
     return p;
   }
-  let pollTimers: NodeJS.Timeout[] = [];
-  function schedulePolls(): void {
-    for (const t of pollTimers) clearInterval(t);
-    pollTimers = config.devices.map((d) => {
-      void pollDevice(d);
-      return setInterval(() => void pollDevice(d), config.pollIntervalSec * 1000);
-    });
+  const pollTimers = new Map<string, NodeJS.Timeout>();
+  /** Starts polling devices that are new, stops those that went; `reset` restarts every timer. */
+  function syncSchedule(reset = false): void {
+    const list = targets();
+    const ids = new Set(list.map((t) => t.id));
+    for (const [id, timer] of pollTimers) {
+      if (!reset && ids.has(id)) continue;
+      clearInterval(timer);
+      pollTimers.delete(id);
+    }
+    for (const id of pollers.keys()) if (!ids.has(id)) pollers.delete(id);
+    for (const t of list) {
+      const existing = pollers.get(t.id);
+      if (existing) existing.update(t);
+      else pollers.set(t.id, new DevicePoller(t, registry));
+      if (pollTimers.has(t.id)) continue;
+      void pollDevice(t.id, false);
+      pollTimers.set(t.id, setInterval(() => void pollDevice(t.id, false), config.pollIntervalSec * 1000));
+    }
   }
   async function pollNow(): Promise<number> {
-    const counts = await Promise.all(config.devices.map((d) => pollDevice(d)));
+    const counts = await Promise.all(targets().map((t) => pollDevice(t.id, true)));
     flushBatch();
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // ---- SNMP discovery: sweep, stable ids, gone after N missed scans ----
+  async function runScan(): Promise<ScanSummary> {
+    const disc = config.discovery?.snmp;
+    if (!disc) throw new Error('SNMP discovery is not configured (discovery.snmp.targets)');
+    const skip = new Set<string>();
+    for (const d of config.devices) {
+      try {
+        const { host, port } = splitAddress(d.address);
+        skip.add(formatAddress(host, port));
+      } catch {
+        // a configured address that does not split is polled (and reported) as it is
+      }
+    }
+    const sweep = await sweepSnmp(disc.targets, { communities: disc.communities, timeoutMs: disc.timeoutMs, retries: disc.retries, concurrency: disc.concurrency, skip });
+    for (const e of sweep.errors) log.warn(`discovery: ${e}`);
+    const ch = book.applyScan(sweep.found, { goneAfterScans: disc.goneAfterScans, reserved: new Set(config.devices.map((d) => d.id)) });
+    s.scans++;
+    for (const e of ch.added) log.info(`discovery: new device ${e.id} at ${e.address} (${e.sysObjectID ?? 'no sysObjectID'})`);
+    for (const c of ch.changed) log.info(`discovery: ${c.entry.id} changed (${c.what.join(', ')})${c.what.includes('address') ? `: now at ${c.entry.address}, was ${c.entry.previousAddress}` : ''}`);
+    for (const e of ch.gone) log.info(`discovery: ${e.id} gone (missing from ${e.missedScans} scans)`);
+    syncSchedule(); // pollers of gone devices go, addresses of moved ones are updated before the announcement
+    // after every scan: the whole list, and who is gone
+    announceDevices(ch.gone.map((e) => e.id));
+    log.info(`discovery: ${sweep.probed} addresses probed, ${ch.found} answered, ${ch.added.length} new, ${ch.changed.length} changed, ${ch.gone.length} gone`);
+    return { found: ch.found, new: ch.added.length, changed: ch.changed.length, gone: ch.gone.length };
+  }
+  let scanChain: Promise<unknown> = Promise.resolve();
+  function rescan(): Promise<ScanSummary> {
+    const next = scanChain.then(runScan, runScan);
+    scanChain = next.catch(() => undefined);
+    return next;
+  }
+  let scanTimer: NodeJS.Timeout | undefined;
+  function scheduleScans(): void {
+    if (scanTimer) clearInterval(scanTimer);
+    scanTimer = undefined;
+    const disc = config.discovery?.snmp;
+    if (!disc) return;
+    const scanNow = (): void => void rescan().catch((err: Error) => log.error(`discovery scan failed: ${err.message}`));
+    scanNow();
+    scanTimer = setInterval(scanNow, disc.intervalSec * 1000);
   }
 
   // ---- commands from the centre ----
@@ -326,6 +451,11 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
         case 'poll-now':
           result = { readings: await pollNow() };
           break;
+        case 'rescan': {
+          const r = await rescan();
+          result = { ...r, devices: targets().length };
+          break;
+        }
         case 'reload-config': {
           if (!options.reloadConfig) throw new Error('this agent was started without a config file');
           const next = options.reloadConfig();
@@ -333,8 +463,9 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
             throw new Error('identity, mqtt url or dataDir changed: restart the agent');
           }
           config = next;
+          syncSchedule(true);
           announceDevices();
-          schedulePolls();
+          scheduleScans();
           result = { devices: config.devices.length };
           break;
         }
@@ -350,16 +481,26 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     );
   }
 
+  for (const t of targets()) pollers.set(t.id, new DevicePoller(t, registry));
   announceDevices();
-  schedulePolls();
-  log.info(`agent ${agentUsername(addr)} started: ${config.devices.length} devices, ${queue.size} messages waiting on disk`);
+  syncSchedule();
+  scheduleScans();
+  log.info(
+    `agent ${agentUsername(addr)} started: ${config.devices.length} configured devices, ${discoveredTargets().length} known from discovery, ${queue.size} messages waiting on disk`,
+  );
 
+  let stopRequested = false;
   return {
     pollNow,
-    stats: () => ({ ...s, dropped: queue.dropped, queueSize: queue.size, connected: client.connected, highWater: queue.highWater }),
+    rescan,
+    stats: () => ({ ...s, dropped: queue.dropped, queueSize: queue.size, connected: client.connected, highWater: queue.highWater, discovered: discoveredTargets().length }),
     async stop() {
-      if (stopping) return;
-      for (const t of pollTimers) clearInterval(t);
+      if (stopping || stopRequested) return;
+      stopRequested = true;
+      if (scanTimer) clearInterval(scanTimer);
+      await scanChain;
+      for (const t of pollTimers.values()) clearInterval(t);
+      pollTimers.clear();
       await Promise.allSettled([...inFlight.values()]);
       flushBatch();
       if (client.connected) await drain();

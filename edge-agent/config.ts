@@ -9,6 +9,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { AGENT_ID_PATTERN, DeviceId, DeviceKind, SCHOOL_CODE_PATTERN } from '../protocol/index.ts';
+import { parseTarget, TargetError } from './snmp/targets.ts';
 
 const SnmpOptions = Type.Object(
   {
@@ -29,10 +30,33 @@ export const DeviceConfig = Type.Object(
     /** host:port, host, or [v6]:port */
     address: Type.String({ minLength: 1, maxLength: 256, pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$' }),
     snmp: SnmpOptions,
+    /** poll with this profile id instead of the one the device's sysObjectID/sysDescr match */
+    profile: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,127}$' })),
   },
   { additionalProperties: false },
 );
 export type DeviceConfig = Static<typeof DeviceConfig>;
+
+/** SNMP discovery: sweeps of configured targets only (DESIGN.md "Network safety": no default). */
+export const SnmpDiscoveryConfig = Type.Object(
+  {
+    /** hosts, addresses or CIDR ranges (at most 1024 addresses each), optional :port or :low-high */
+    targets: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 256 }),
+    /** v2c communities tried in order; the first that answers is kept for polling */
+    communities: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 16, default: ['public'] }),
+    /** per probe (host:port × community) */
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+    retries: Type.Integer({ minimum: 0, maximum: 5, default: 0 }),
+    /** probes in flight at once */
+    concurrency: Type.Integer({ minimum: 1, maximum: 512, default: 32 }),
+    /** rescan period; the first scan runs at start-up */
+    intervalSec: Type.Number({ minimum: 1, maximum: 7 * 86_400, default: 900 }),
+    /** a discovered device missing from this many scans in a row is reported gone */
+    goneAfterScans: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+  },
+  { additionalProperties: false },
+);
+export type SnmpDiscoveryConfig = Static<typeof SnmpDiscoveryConfig>;
 
 export const AgentConfigSchema = Type.Object(
   {
@@ -69,6 +93,11 @@ export const AgentConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     devices: Type.Array(DeviceConfig, { default: [] }),
+    /** device profiles folder; default: the profiles built into the agent (device-profiles/profiles) */
+    profilesDir: Type.Optional(Type.String({ minLength: 1 })),
+    discovery: Type.Optional(
+      Type.Object({ snmp: Type.Optional(SnmpDiscoveryConfig) }, { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -105,10 +134,19 @@ export function parseAgentConfig(obj: unknown, baseDir = process.cwd()): AgentCo
     const port = /:(\d+)$/.exec(d.address)?.[1];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) issues.push(`/devices/${i}/address port ${port} out of range`);
   });
+  cfg.discovery?.snmp?.targets.forEach((t, i) => {
+    try {
+      parseTarget(t);
+    } catch (err) {
+      if (!(err instanceof TargetError)) throw err;
+      issues.push(`/discovery/snmp/targets/${i} ${err.message}`);
+    }
+  });
   if (cfg.mqtt.reconnectMaxMs < cfg.mqtt.reconnectMinMs) issues.push('/mqtt/reconnectMaxMs must be >= reconnectMinMs');
   if (issues.length > 0) throw new AgentConfigError(`invalid agent config:\n  ${issues.join('\n  ')}`, issues);
   cfg.dataDir = path.resolve(baseDir, cfg.dataDir);
   if (cfg.mqtt.passwordFile !== undefined) cfg.mqtt.passwordFile = path.resolve(baseDir, cfg.mqtt.passwordFile);
+  if (cfg.profilesDir !== undefined) cfg.profilesDir = path.resolve(baseDir, cfg.profilesDir);
   return cfg;
 }
 

@@ -33,11 +33,12 @@ function answers(port: number): Promise<boolean> {
   );
 }
 
-export async function startSnmpd(community = 'public'): Promise<RunningSnmpd> {
+/** `port`: a fixed loopback port (e.g. inside a discovery test's port range); default a free one. */
+export async function startSnmpd(community = 'public', opts: { port?: number } = {}): Promise<RunningSnmpd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'campus-snmpd-'));
   const conf = path.join(dir, 'snmpd.conf');
   fs.writeFileSync(conf, `rocommunity ${community} 127.0.0.1\n`);
-  const port = await freeUdpPort();
+  const port = opts.port ?? (await freeUdpPort());
   const child: ChildProcess = spawn('/usr/sbin/snmpd', ['-f', '-Lo', '-C', '-c', conf, '-M', '/dev/null', '-I', '-smux', `udp:127.0.0.1:${port}`], {
     env: { ...process.env, SNMP_PERSISTENT_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],

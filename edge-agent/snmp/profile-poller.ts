@@ -1,0 +1,268 @@
+/**
+ * Polls one SNMP device by its device profile. Every poll starts with one GET of the system group
+ * (reachability, and the fingerprint: a new sysObjectID/sysDescr after a firmware upgrade or a
+ * swapped box re-selects the profile); then the profile's groups that are due (`dueGroups`, or all
+ * of them for poll-now) go through `pollSnmpProfile`. Counter history (`RateState`), missed polls
+ * and the health rules currently holding are kept per device, here.
+ *
+ * Profile choice: the `profile` the config names; else the registry's best match for the
+ * fingerprint; else the generic fallback (`generic-snmp-switch` for a device configured as a
+ * switch, `generic-snmp-device` otherwise), reported as "no profile" in discovery. Without any
+ * usable profile (none loaded) the built-in IF-MIB poller (poller.ts) keeps the agent working.
+ *
+ * Health rules that hold become events once when they start holding and once (info, "cleared")
+ * when they stop; a rule is only judged on polls that read its measurement, and while the device
+ * does not answer only rules on `device` are judged (a silent switch does not "clear" a port-down).
+ */
+import snmp, { type Session, type Varbind } from 'net-snmp';
+import type { DeviceKind, Reading } from '../../protocol/index.ts';
+import type { ResolvedProfile } from '../../device-profiles/loader.ts';
+import type { ProfileRegistry } from '../../device-profiles/registry.ts';
+import { dueGroups, pollSnmpProfile } from '../../device-profiles/engine/snmp.ts';
+import { RateState } from '../../device-profiles/engine/rate.ts';
+import { evaluateHealth, MissedPolls, type HealthFinding } from '../../device-profiles/engine/health.ts';
+import { splitAddress, type DeviceConfig } from '../config.ts';
+import { OID, pollSnmpDevice, type SystemInfo } from './poller.ts';
+
+export const FALLBACK_SWITCH_PROFILE = 'generic-snmp-switch';
+export const FALLBACK_DEVICE_PROFILE = 'generic-snmp-device';
+/** Health events one device may raise in one poll (a 48-port switch with every port down: 48). */
+const MAX_EVENTS_PER_POLL = 100;
+
+/** What the agent polls: a configured device, or one discovery found (kind `unknown` if unmatched). */
+export interface PollTarget {
+  id: string;
+  kind: DeviceKind;
+  address: string;
+  snmp: DeviceConfig['snmp'];
+  /** profile id forced by the config */
+  profile?: string;
+}
+
+export interface HealthEvent {
+  type: string;
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+  data: Record<string, string | number | boolean>;
+}
+
+export interface DevicePollResult {
+  reachable: boolean;
+  readings: Reading[];
+  skipped: number;
+  errors: string[];
+  /** the system group said something new (first answer, other sysObjectID/sysDescr/sysName) */
+  fingerprintChanged: boolean;
+  events: HealthEvent[];
+}
+
+function sessionFor(t: PollTarget): Session {
+  const { host, port } = splitAddress(t.address);
+  return snmp.createSession(host, t.snmp.community, {
+    port,
+    version: t.snmp.version === '2c' ? snmp.Version2c : snmp.Version1,
+    timeout: t.snmp.timeoutMs,
+    retries: t.snmp.retries,
+    transport: host.includes(':') ? 'udp6' : 'udp4',
+  });
+}
+
+function getSystem(session: Session): Promise<Varbind[]> {
+  return new Promise((resolve, reject) =>
+    session.get([OID.sysDescr, OID.sysObjectID, OID.sysName, OID.sysUpTime], (err, vbs) => (err ? reject(err) : resolve(vbs ?? []))),
+  );
+}
+
+function systemInfo(vbs: Varbind[]): SystemInfo {
+  const info: SystemInfo = {};
+  for (const vb of vbs) {
+    if (snmp.isVarbindError(vb)) continue;
+    if (vb.oid === OID.sysObjectID) {
+      if (vb.type === snmp.ObjectType.OID && typeof vb.value === 'string' && /^[0-9]+(\.[0-9]+)*$/.test(vb.value)) info.sysObjectID = vb.value;
+    } else if (vb.oid === OID.sysUpTime) {
+      if (typeof vb.value === 'number') info.uptimeSec = vb.value / 100;
+    } else if (vb.type === snmp.ObjectType.OctetString && Buffer.isBuffer(vb.value)) {
+      // eslint-disable-next-line no-control-regex
+      const s = vb.value.toString('utf8').replace(/[\u0000-\u001f\u007f\ufffd]/g, '').trim().slice(0, 1000);
+      if (!s) continue;
+      if (vb.oid === OID.sysDescr) info.sysDescr = s;
+      else if (vb.oid === OID.sysName) info.sysName = s;
+    }
+  }
+  return info;
+}
+
+const findingKey = (f: { rule: string; measurement: string; tags?: Record<string, string> }): string =>
+  `${f.rule}|${f.measurement}|${Object.entries(f.tags ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
+
+function eventOf(f: HealthFinding, cleared: boolean): HealthEvent {
+  const where = Object.entries(f.tags ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  const data: Record<string, string | number | boolean> = {
+    state: cleared ? 'cleared' : 'active',
+    rule: f.rule,
+    messageKey: f.messageKey,
+    'message.zh-CN': f.message['zh-CN'],
+    measurement: f.measurement,
+    ticket: f.ticket,
+  };
+  if (cleared) data.severityWhenActive = f.severity;
+  for (const [k, v] of Object.entries(f.tags ?? {}).slice(0, 16)) data[`tag.${k}`.slice(0, 64)] = v;
+  return {
+    type: f.rule,
+    severity: cleared ? 'info' : f.severity,
+    message: `${f.message.en}${where ? ` (${where})` : ''}${cleared ? ': cleared' : ''}`.slice(0, 1000),
+    data,
+  };
+}
+
+export class DevicePoller {
+  readonly rates = new RateState();
+  private readonly missed = new MissedPolls();
+  private readonly lastPolled = new Map<string, number>();
+  private readonly active = new Map<string, HealthFinding>();
+  private offline = false;
+  /** what the device last said about itself */
+  fingerprint: SystemInfo | undefined;
+  /** the profile polling it (matched, forced or fallback); undefined: not yet known, or none loaded */
+  profile: ResolvedProfile | undefined;
+  /** true when `profile` was recognised (or forced), false for the generic fallback */
+  matched = false;
+
+  constructor(
+    public target: PollTarget,
+    private readonly registry: ProfileRegistry | undefined,
+  ) {}
+
+  /** New address or community from a rescan: counters restart from the next poll. */
+  update(target: PollTarget): void {
+    // another forced profile or kind (reload-config): choose the profile again on the next answer
+    if (target.profile !== this.target.profile || target.kind !== this.target.kind) this.fingerprint = undefined;
+    this.target = target;
+  }
+
+  private chooseProfile(): void {
+    const reg = this.registry;
+    if (!reg || reg.size === 0) return;
+    const forced = this.target.profile !== undefined ? reg.get(this.target.profile) : undefined;
+    const found = forced ?? reg.matchSnmp({ sysObjectID: this.fingerprint?.sysObjectID, sysDescr: this.fingerprint?.sysDescr });
+    const fallback = reg.get(this.target.kind === 'switch' ? FALLBACK_SWITCH_PROFILE : FALLBACK_DEVICE_PROFILE) ?? reg.get(FALLBACK_DEVICE_PROFILE);
+    const next = found ?? fallback;
+    if (next?.id !== this.profile?.id) this.lastPolled.clear();
+    this.profile = next;
+    this.matched = found !== undefined;
+  }
+
+  /** One poll; `all` polls every group of the profile, otherwise only the due ones. Never throws. */
+  async poll(opts: { all: boolean; now?: () => number }): Promise<DevicePollResult> {
+    const now = opts.now ?? Date.now;
+    const id = this.target.id;
+    if (!this.registry || this.registry.size === 0) {
+      const r = await pollSnmpDevice({ id, kind: this.target.kind, protocol: 'snmp', address: this.target.address, snmp: this.target.snmp }, now);
+      const changed = r.reachable && JSON.stringify({ ...r.system, uptimeSec: 0 }) !== JSON.stringify({ ...this.fingerprint, uptimeSec: 0 });
+      if (r.reachable) this.fingerprint = r.system;
+      return { reachable: r.reachable, readings: r.readings, skipped: r.skipped, errors: r.errors, fingerprintChanged: changed, events: [] };
+    }
+    const result: DevicePollResult = { reachable: false, readings: [], skipped: 0, errors: [], fingerprintChanged: false, events: [] };
+    let session: Session;
+    try {
+      session = sessionFor(this.target);
+    } catch (err) {
+      result.errors.push(`cannot open SNMP session: ${(err as Error).message}`);
+      result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: false } });
+      this.judge(result, new Set(['device']));
+      return result;
+    }
+    session.on('error', () => {});
+    try {
+      let info: SystemInfo;
+      try {
+        info = systemInfo(await getSystem(session));
+      } catch (err) {
+        result.errors.push(`system group: ${(err as Error).message}`);
+        result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: false } });
+        this.judge(result, new Set(['device']));
+        return result;
+      }
+      const prev = this.fingerprint;
+      if (!prev || prev.sysObjectID !== info.sysObjectID || prev.sysDescr !== info.sysDescr || prev.sysName !== info.sysName) {
+        result.fingerprintChanged = true;
+        this.fingerprint = info;
+        this.chooseProfile();
+      } else {
+        this.fingerprint = info;
+      }
+      const profile = this.profile;
+      if (!profile) {
+        result.reachable = true;
+        result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: true } });
+        result.errors.push('no device profile fits and no generic fallback profile is loaded');
+        return result;
+      }
+      const t0 = now();
+      const groups = opts.all ? profile.poll.map((g) => g.name) : dueGroups(profile, this.lastPolled, t0);
+      for (const g of groups) this.lastPolled.set(g, t0);
+      const r = await pollSnmpProfile(profile, session, { device: id, rates: this.rates, groups, now });
+      result.readings = r.readings;
+      result.skipped = r.skipped;
+      result.errors = r.errors;
+      // nothing due: the system GET answered, which is worth a liveness point
+      result.reachable = groups.length === 0 ? true : r.reachable;
+      if (groups.length === 0) result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: true } });
+      const judged = new Set(['device']);
+      if (result.reachable) {
+        for (const g of profile.poll) {
+          if (!groups.includes(g.name)) continue;
+          judged.add(g.measurement);
+          if (g.summary) judged.add(g.summary.measurement);
+        }
+      }
+      this.judge(result, judged);
+      return result;
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Turns rule findings and missed polls into start/clear events. */
+  private judge(result: DevicePollResult, judged: ReadonlySet<string>): void {
+    const profile = this.profile ?? this.registry?.get(this.target.kind === 'switch' ? FALLBACK_SWITCH_PROFILE : FALLBACK_DEVICE_PROFILE) ?? this.registry?.get(FALLBACK_DEVICE_PROFILE);
+    if (!profile) return;
+    const events: HealthEvent[] = [];
+    const holding = new Map<string, HealthFinding>();
+    for (const f of evaluateHealth(profile, result.readings)) holding.set(findingKey(f), f);
+    for (const [k, f] of this.active) {
+      if (holding.has(k) || !judged.has(f.measurement)) continue;
+      this.active.delete(k);
+      events.push(eventOf(f, true));
+    }
+    let held = 0;
+    for (const [k, f] of holding) {
+      if (this.active.has(k)) continue;
+      // past the cap a finding is not recorded as active either: it is reported on a later poll
+      if (events.length >= MAX_EVENTS_PER_POLL) {
+        held++;
+        continue;
+      }
+      this.active.set(k, f);
+      events.push(eventOf(f, false));
+    }
+    if (held > 0) result.errors.push(`${held} more health findings held back for the next polls`);
+    const { missed, offline } = this.missed.record(profile, this.target.id, result.reachable);
+    if (offline !== this.offline) {
+      this.offline = offline;
+      const n = profile.health.offlineAfterMissedPolls;
+      events.push({
+        type: 'offline',
+        severity: offline ? 'critical' : 'info',
+        message: offline ? `No answer to ${missed} polls in a row (offline after ${n})` : 'Answers again: cleared',
+        data: { state: offline ? 'active' : 'cleared', rule: 'offline', missedPolls: missed, offlineAfterMissedPolls: n },
+      });
+    }
+    result.events = events;
+  }
+}
