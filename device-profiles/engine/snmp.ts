@@ -11,6 +11,7 @@ import type { ResolvedProfile } from '../loader.ts';
 import type { IndexPart, PollGroup, Resource, SnmpValueType } from '../schema.ts';
 import { convert, tidy } from './decode.ts';
 import type { RateState } from './rate.ts';
+import { ipv6FromGroups } from './ip.ts';
 
 export interface SnmpPollOptions {
   /** agent-local device id, put on every reading */
@@ -109,22 +110,7 @@ function rawValue(vb: Varbind, type: SnmpValueType): Raw | string {
 // ---------------------------------------------------------------- index
 
 function ipv6Text(bytes: number[]): string {
-  const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return ipv6FromGroups(Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!));
 }
 
 /** Decodes a row index into tags; undefined when it does not fit the profile's index description. */

@@ -13,6 +13,7 @@
  * one is refused when the config is read, and again by expandTarget before anything is sent.
  */
 import * as net from 'node:net';
+import { ipv6FromGroups } from '../../device-profiles/engine/ip.ts';
 
 export const MAX_RANGE_ADDRESSES = 1024;
 export const MAX_PORTS_PER_TARGET = 1024;
@@ -118,22 +119,7 @@ function v6ToBig(a: string): bigint {
   return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
 }
 export function bigToV6(n: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(16 * (7 - i))) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return ipv6FromGroups(Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(16 * (7 - i))) & 0xffffn)));
 }
 
 /** The host addresses of a target (safety check: never more than MAX_RANGE_ADDRESSES). */
