@@ -57,6 +57,11 @@ describe('checkPublish', () => {
     expect(checkPublish(collector, { topic: 'other', retain: false }).ok).toBe(false);
   });
 
+  it('lets a service publish retained config to any agent; agents cannot publish config', () => {
+    expect(checkPublish(collector, { topic: agentTopic(b, 'config'), retain: true }).ok).toBe(true);
+    expect(checkPublish(agentA, { topic: agentTopic(a, 'config'), retain: true }).ok).toBe(false);
+  });
+
   it('accepts orphan wills only on status topics', () => {
     expect(checkOrphanWill(agentTopic(a, 'status')).ok).toBe(true);
     expect(checkOrphanWill(agentTopic(a, 'telemetry')).ok).toBe(false);
@@ -64,9 +69,10 @@ describe('checkPublish', () => {
 });
 
 describe('checkSubscribe', () => {
-  it('lets an agent subscribe to exactly its own cmd topic', () => {
+  it('lets an agent subscribe to exactly its own cmd and config topics', () => {
     expect(checkSubscribe(agentA, agentTopic(a, 'cmd')).ok).toBe(true);
-    for (const f of ['campus/v1/#', `campus/v1/${a.schoolCode}/+/cmd`, agentTopic(b, 'cmd'), agentTopic(a, 'telemetry'), '#']) {
+    expect(checkSubscribe(agentA, agentTopic(a, 'config')).ok).toBe(true);
+    for (const f of ['campus/v1/#', `campus/v1/${a.schoolCode}/+/cmd`, agentTopic(b, 'cmd'), agentTopic(b, 'config'), agentTopic(a, 'telemetry'), '#']) {
       expect(checkSubscribe(agentA, f).ok, f).toBe(false);
     }
   });

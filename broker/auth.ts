@@ -101,7 +101,8 @@ export function checkPublish(principal: Principal, req: PublishRequest): Decisio
     return deny('agent may publish only on its own agent channels');
   }
   const parsed = parseTopic(req.topic);
-  if (!parsed || parsed.channel !== 'cmd') return deny('service may publish only on .../cmd topics');
+  if (parsed?.channel === 'config') return ALLOW; // standing instructions: retained on purpose
+  if (!parsed || parsed.channel !== 'cmd') return deny('service may publish only on .../cmd and .../config topics');
   // A retained command would be replayed to the agent on every resubscribe (MQTT-3.3.1-6).
   if (req.retain) return deny('commands must not be retained');
   return ALLOW;
@@ -117,8 +118,8 @@ export function checkOrphanWill(topic: string): Decision {
 
 export function checkSubscribe(principal: Principal, filter: string): Decision {
   if (principal.kind === 'agent') {
-    // Exactly its own command topic: no wildcards, so an agent never sees another school's traffic.
-    return filter === agentTopic(principal, 'cmd') ? ALLOW : deny('agent may subscribe only to its own cmd topic');
+    // Exactly its own cmd and config topics: no wildcards, so an agent never sees another school's traffic.
+    return filter === agentTopic(principal, 'cmd') || filter === agentTopic(principal, 'config') ? ALLOW : deny('agent may subscribe only to its own cmd and config topics');
   }
   // Filters starting with '$' ($SYS, $share) are not ours; anything else must stay inside our tree.
   // 'campus/v1/#' also matches the parent 'campus/v1' (§4.7.1.2), which is harmless.

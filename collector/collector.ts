@@ -94,7 +94,11 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   const password = cfg.mqttPassword ?? (await store.inventory.addServiceAccount(cfg.mqttUsername)).password;
   const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, username: cfg.mqttUsername, password, schools: cfg.schools, holeTimeoutMs: cfg.holeTimeoutMs, inventory: store.inventory, sink, logger: cfg.logger });
   const apiToken = resolveApiToken(cfg.dataDir, cfg.apiToken);
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, onDevicesChanged: () => ingest.refreshDevices() });
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, onDevicesChanged: (ref) => {
+      ingest.refreshDevices();
+      ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
+    },
+  });
   await app.listen({ host: cfg.host, port: cfg.httpPort });
   const addr = app.server.address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort;

@@ -11,6 +11,7 @@ import type {
   ChannelMessages,
   CommandAckMessage,
   CommandMessage,
+  ConfigMessage,
   DiscoveryMessage,
   EventMessage,
   StatusMessage,
@@ -155,6 +156,13 @@ export const commandAckError: CommandAckMessage = {
   error: 'identity, mqtt url or dataDir changed: restart the agent',
 };
 
+export const config: ConfigMessage = {
+  v: 1,
+  seq: 12,
+  ts: 1767312100000,
+  devices: { 'sw-1': 'enrolled', 'cam-gate': 'enrolled', 'ap-3': 'retired', 'mystery-1': 'rejected' },
+};
+
 export type Example = { [C in Channel]: { name: string; channel: C; topic: string; message: ChannelMessages[C] } }[Channel];
 
 function ex<C extends Channel>(name: string, channel: C, message: ChannelMessages[C]): Example {
@@ -171,6 +179,7 @@ export const EXAMPLES: readonly Example[] = [
   ex('telemetry', 'telemetry', telemetry),
   ex('event', 'event', event),
   ex('cmd', 'cmd', command),
+  ex('config', 'config', config),
   ex('cmd/ack (ok)', 'cmd/ack', commandAck),
   ex('cmd/ack (error)', 'cmd/ack', commandAckError),
 ];

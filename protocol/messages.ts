@@ -153,6 +153,24 @@ export const CommandAckMessage = Type.Object(
 );
 export type CommandAckMessage = Static<typeof CommandAckMessage>;
 
+// ---- config (centre → agent, retained) ----
+/**
+ * What the centre has decided about the agent's devices. Only decisions are listed: a device not
+ * named is polled as found. Retired and rejected devices are not polled.
+ */
+export const DeviceDecision = Type.Union([Type.Literal('enrolled'), Type.Literal('retired'), Type.Literal('rejected')]);
+export type DeviceDecision = Static<typeof DeviceDecision>;
+export const ConfigMessage = Type.Object(
+  {
+    v: Version,
+    seq: Seq,
+    ts: EpochMs,
+    devices: Type.Record(DeviceId, DeviceDecision, { maxProperties: 20_000 }),
+  },
+  { additionalProperties: false, $id: 'ConfigMessage' },
+);
+export type ConfigMessage = Static<typeof ConfigMessage>;
+
 /** The one typed map from channel to schema. */
 export const CHANNEL_SCHEMAS = {
   status: StatusMessage,
@@ -160,6 +178,7 @@ export const CHANNEL_SCHEMAS = {
   discovery: DiscoveryMessage,
   event: EventMessage,
   cmd: CommandMessage,
+  config: ConfigMessage,
   'cmd/ack': CommandAckMessage,
 } as const satisfies Record<string, TSchema>;
 
@@ -169,6 +188,7 @@ export interface ChannelMessages {
   discovery: DiscoveryMessage;
   event: EventMessage;
   cmd: CommandMessage;
+  config: ConfigMessage;
   'cmd/ack': CommandAckMessage;
 }
 

@@ -10,8 +10,12 @@ export const TOPIC_VERSION = 'v1';
 
 /** Channels an agent publishes on. */
 export const AGENT_CHANNELS = ['status', 'discovery', 'telemetry', 'event', 'cmd/ack'] as const;
-/** Channels the centre publishes on (agents subscribe). */
-export const CENTRE_CHANNELS = ['cmd'] as const;
+/**
+ * Channels the centre publishes on (agents subscribe): `cmd` for one-off commands (never
+ * retained), `config` for the agent's standing instructions (retained, so a reconnecting agent
+ * gets the latest at once).
+ */
+export const CENTRE_CHANNELS = ['cmd', 'config'] as const;
 export const CHANNELS = [...AGENT_CHANNELS, ...CENTRE_CHANNELS] as const;
 
 export type AgentChannel = (typeof AGENT_CHANNELS)[number];

@@ -27,8 +27,8 @@ export interface ApiDeps {
   /** Counters of an in-process broker (the demo), shown in /health. */
   brokerStats?: () => Record<string, number>;
   logger?: boolean | object;
-  /** Called after an enrollment decision (the ingest refreshes what it knows of devices). */
-  onDevicesChanged?: () => void;
+  /** Called after an enrollment decision (the ingest refreshes what it knows, the agent is told). */
+  onDevicesChanged?: (ref: { schoolCode: string; agentId: string; deviceId: string }) => void;
 }
 
 function sameToken(given: string, expected: string): boolean {

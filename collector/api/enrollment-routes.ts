@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { Enrollment, Placement, type Db } from '../store/index.ts';
+import { Enrollment, Placement, type Db, type DeviceRef } from '../store/index.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 
@@ -74,7 +74,7 @@ function actorOf(req: FastifyRequest): string {
 
 export function registerEnrollmentRoutes(
   app: FastifyInstance,
-  deps: { db: Db; requireToken: (req: FastifyRequest) => Promise<void>; schoolExists: (code: string) => Promise<void>; onChange?: () => void },
+  deps: { db: Db; requireToken: (req: FastifyRequest) => Promise<void>; schoolExists: (code: string) => Promise<void>; onChange?: (ref: DeviceRef) => void },
 ): void {
   const en = new Enrollment(deps.db);
   const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
@@ -103,7 +103,7 @@ export function registerEnrollmentRoutes(
     async (req) => {
       const body = req.body as Static<typeof AcceptBody>;
       const d = await en.accept(ref(req.params as DeviceParams), body.placement, actorOf(req), body.note);
-      deps.onChange?.();
+      deps.onChange?.(ref(req.params as DeviceParams));
       return d;
     },
   );
@@ -115,7 +115,7 @@ export function registerEnrollmentRoutes(
       async (req) => {
         const body = (req.body ?? {}) as Static<typeof DecisionBody>;
         const d = await en[action](ref(req.params as DeviceParams), actorOf(req), body.note);
-        deps.onChange?.();
+        deps.onChange?.(ref(req.params as DeviceParams));
         return d;
       },
     );
@@ -126,7 +126,7 @@ export function registerEnrollmentRoutes(
     { ...write, schema: { summary: 'Accept a found device as a planned one (takes its placement)', security: [{ bearer: [] }], params: DeviceParams, body: MergeBody, response: { 200: InboxDevice, ...errors } } },
     async (req) => {
       const d = await en.merge(ref(req.params as DeviceParams), (req.body as Static<typeof MergeBody>).plannedId, actorOf(req));
-      deps.onChange?.();
+      deps.onChange?.(ref(req.params as DeviceParams));
       return d;
     },
   );

@@ -15,6 +15,7 @@ import {
   SCHEMA_VERSION,
   type CommandAckMessage,
   type CommandName,
+  type DeviceDecision,
   type ParsedTopic,
 } from '../../protocol/index.ts';
 import { LineProtocolError, readingToLine, pointToLine } from '../telemetry/line-protocol.ts';
@@ -213,6 +214,10 @@ export class Ingest {
       await this.tracker.reset(agent);
     }
     await this.opts.inventory.setAgentState(topic.schoolCode, topic.agentId, m.state, new Date(m.ts), m.agentVersion);
+    if (m.state === 'online') {
+      // not awaited: publishing from inside the message handler would wait on our own PUBACK flow
+      this.publishConfig(topic.schoolCode, topic.agentId).catch((err: Error) => this.log.warn(`config:${topic.agentId}`, { err: err.message }, 'could not publish agent config'));
+    }
     await this.writeLines([
       pointToLine({
         measurement: 'agent_status',
@@ -305,6 +310,21 @@ export class Ingest {
       pending.resolve(m);
     }
     this.applied(agent, m.seq);
+  }
+
+  /**
+   * Publishes (retained) the administrators' decisions about an agent's devices, so it stops
+   * polling retired and rejected ones. Called after every decision and when the agent comes online.
+   */
+  async publishConfig(schoolCode: string, agentId: string): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return; // sent again at the agent's next birth
+    const devices: Record<string, DeviceDecision> = {};
+    for (const d of await this.opts.inventory.listDevices(schoolCode, { agentId })) {
+      if (d.state === 'enrolled' || d.state === 'retired' || d.state === 'rejected') devices[d.deviceId] = d.state;
+    }
+    const payload = encodeMessage('config', { v: SCHEMA_VERSION, seq: ++this.commandSeq, ts: Date.now(), devices });
+    await client.publishAsync(agentTopic({ schoolCode, agentId }, 'config'), payload, { qos: 1, retain: true });
   }
 
   /** Sends a command to an agent and waits for its ack (or null after the timeout). */
