@@ -126,25 +126,44 @@ program
 // ---- sim ----
 const sim = program.command('sim').description('simulated devices that speak the real protocols (loopback only)');
 withOptions(
-  sim.command('school').description('one simulated school: switches and APs answering SNMP v2c on loopback, with moving counters'),
+  sim.command('school').description('one simulated school on loopback: ONVIF cameras, class boards and displays (HTTP), Modbus UPS and sensors, SNMP switches and APs, a share faulty'),
   [
     { key: 'school', flag: '--school <code>', env: 'CAMPUS_SIM_SCHOOL', type: 'string', default: '3715020001', description: '10-digit school code' },
+    { key: 'cameras', flag: '--cameras <n>', type: 'int', min: 0, max: 250, default: 40, description: 'number of ONVIF cameras' },
+    { key: 'classrooms', flag: '--classrooms <n>', type: 'int', min: 0, max: 124, default: 24, description: 'classrooms (one class board and one display each)' },
     { key: 'switches', flag: '--switches <n>', type: 'int', min: 0, max: 200, default: 3, description: 'number of switches' },
-    { key: 'aps', flag: '--aps <n>', type: 'int', min: 0, max: 500, default: 4, description: 'number of wireless APs' },
+    { key: 'aps', flag: '--aps <n>', type: 'int', min: 0, max: 200, default: 4, description: 'number of wireless APs' },
+    { key: 'faultyShare', flag: '--faulty-share <x>', type: 'string', default: '0.1', description: 'share of cameras and classroom devices that are faulty' },
     { key: 'agentId', flag: '--agent-id <id>', type: 'string', default: 'gw-1', description: 'agent id for the written agent config' },
-    { key: 'agentConfig', flag: '--agent-config <file>', type: 'string', description: 'write an agent YAML that polls these devices' },
+    { key: 'agentConfig', flag: '--agent-config <file>', type: 'string', description: 'write an agent YAML (discovery targets + a credentials file next to it, no device list)' },
     { ...O.MQTT_URL, description: 'broker URL to put in that agent config' },
     { key: 'agentPassword', flag: '--agent-password <password>', env: 'CAMPUS_AGENT_PASSWORD', type: 'string', secret: true, description: 'MQTT password to put in that agent config' },
   ],
   async (o) => {
-    const { startSimulatedSchoolGear, writeAgentConfig } = await import('../simulator/snmp/school-gear.ts');
-    const gear = await startSimulatedSchoolGear({ schoolCode: String(o.school), switches: o.switches as number, aps: o.aps as number });
-    for (const d of gear.devices) console.log(`${d.id}\t${d.kind}\t${d.sysName}\tudp:${d.host}:${d.port}\t${d.sysObjectID}`);
+    const { startSimulatedSchool } = await import('../simulator/school.ts');
+    const faultyShare = Number(o.faultyShare);
+    if (!(faultyShare >= 0 && faultyShare <= 1)) throw new O.OptionError(`--faulty-share: expected a number from 0 to 1, got ${String(o.faultyShare)}`);
+    const school = await startSimulatedSchool({
+      schoolCode: String(o.school),
+      cameras: o.cameras as number,
+      classrooms: o.classrooms as number,
+      switches: o.switches as number,
+      aps: o.aps as number,
+      faultyShare,
+      lateFaultsAfterMs: 120_000,
+    });
+    for (const d of school.devices) console.log(`${d.name}\t${d.kind}\t${d.protocol}\t${d.host}:${d.port}\t${d.expectProfile ?? '(no profile)'}${d.fault ? `\tfault: ${d.fault}` : ''}`);
     if (o.agentConfig) {
-      writeAgentConfig(String(o.agentConfig), gear, { agentId: String(o.agentId), mqttUrl: String(o.mqttUrl), password: str(o.agentPassword), dataDir: `./agent-data-${o.agentId}` });
-      console.log(`agent config written to ${o.agentConfig}`);
+      const { dirname, join, resolve } = await import('node:path');
+      const { writeFileSync } = await import('node:fs');
+      const { stringify } = await import('yaml');
+      const file = resolve(String(o.agentConfig));
+      const credentialsFile = school.writeCredentials(join(dirname(file), `${o.agentId}-credentials.yaml`));
+      const cfg = school.agentConfig({ agentId: String(o.agentId), mqttUrl: String(o.mqttUrl), password: str(o.agentPassword), dataDir: `./agent-data-${o.agentId}`, credentialsFile });
+      writeFileSync(file, stringify(cfg), { mode: 0o600 });
+      console.log(`agent config written to ${file} (credentials: ${credentialsFile})`);
     }
-    const stop = () => void gear.stop().then(() => process.exit(0));
+    const stop = () => void school.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   },

@@ -4,10 +4,12 @@
  * PUBACK at a time per window) whenever it is connected. Store-and-forward means a broker outage
  * only delays data; the queue bound is the only place data can be lost, and that is counted.
  *
- * Devices are the configured ones (`devices:`, static seeds) plus what SNMP discovery finds
- * (`discovery.snmp`, rescanned every intervalSec and on the `rescan` command). Each is polled by
- * the device profile its sysObjectID/sysDescr match (snmp/profile-poller.ts); health rules that
- * start or stop holding become `event` messages.
+ * Devices are the configured ones (`devices:`, static SNMP seeds) plus what discovery finds:
+ * every configured source (`discovery.snmp`, `.onvif`, `.modbus`, `.http`; discovery/source.ts)
+ * scans at start, every intervalSec and on the `rescan` command, keeps stable ids in dataDir and
+ * reports devices gone after N missed scans. Each device is polled by its source's poller (SNMP and
+ * Modbus/HTTP by profile, cameras with the health ladder); health rules that start or stop holding
+ * become `event` messages. Credentials come from discovery.credentialsFile and stay on the gateway.
  */
 import * as path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -20,18 +22,22 @@ import {
   MAX_READINGS_PER_MESSAGE,
   SCHEMA_VERSION,
   type CommandMessage,
-  type DeviceKind,
   type DiscoveredDevice,
   type Reading,
   type StatusMessage,
 } from '../protocol/index.ts';
-import type { ResolvedProfile } from '../device-profiles/loader.ts';
 import { resolveMqttPassword, splitAddress, type AgentConfig } from './config.ts';
 import { loadAgentProfiles } from './profiles.ts';
 import { DiskQueue } from './queue/disk-queue.ts';
-import { SnmpDeviceBook, sweepSnmp, type BookEntry } from './snmp/discovery.ts';
+import { compileAddressPattern, CredentialStore, loadCredentialStore } from './credentials.ts';
 import { DevicePoller, type HealthEvent, type PollTarget } from './snmp/profile-poller.ts';
 import { formatAddress } from './snmp/targets.ts';
+import type { SourcePoller } from './discovery/health-tracker.ts';
+import { HttpSource } from './discovery/http-source.ts';
+import { ModbusSource } from './discovery/modbus-source.ts';
+import { OnvifSource } from './discovery/onvif-source.ts';
+import { describeSnmp, SnmpSource } from './discovery/snmp-source.ts';
+import type { DiscoverySource, SourceScan } from './discovery/source.ts';
 
 /** Not exported by protocol/: the value type of metrics, attributes and command results. */
 type MetricValue = number | boolean | string;
@@ -80,7 +86,7 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Polls every device now (every profile group) and queues the result; resolves with the number of readings. */
   pollNow(): Promise<number>;
-  /** Runs an SNMP discovery scan now (after any running one); rejects without discovery.snmp. */
+  /** Runs a discovery scan of every configured source now (after any running one); rejects without discovery. */
   rescan(): Promise<ScanSummary>;
   stats(): AgentStats;
 }
@@ -89,6 +95,29 @@ export interface StartAgentOptions {
   logger?: AgentLogger;
   /** Used by the `reload-config` command; without it that command is answered with an error. */
   reloadConfig?: () => AgentConfig;
+}
+
+/** The gateway's credential store; a broken one is logged (never its content) and none is used. */
+function loadCredentials(config: AgentConfig, log: AgentLogger): CredentialStore {
+  const file = config.discovery?.credentialsFile;
+  if (file === undefined) return new CredentialStore();
+  try {
+    const store = loadCredentialStore(file);
+    log.info(`credential store ${file}: ${store.size} entries`);
+    return store;
+  } catch (err) {
+    log.error(`${(err as Error).message}: discovering without credentials`);
+    return new CredentialStore();
+  }
+}
+
+/** Where ONVIF, Modbus and HTTP probes may go (discovery.allow; default loopback only). */
+function allowFrom(config: AgentConfig): (host: string) => boolean {
+  const matchers = (config.discovery?.allow ?? ['127.0.0.0/8', '::1']).map((p) => compileAddressPattern(p));
+  return (host) => {
+    const h = host.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    return matchers.some((m) => m(h));
+  };
 }
 
 const consoleLogger: AgentLogger = {
@@ -274,48 +303,50 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
   const registry = profiles.registry;
 
   // ---- the devices: configured seeds plus what discovery found ----
-  const book = new SnmpDeviceBook(path.join(config.dataDir, 'snmp-discovered.json'), log);
-  const discoveredKind = (e: BookEntry): DeviceKind => registry.matchSnmp({ sysObjectID: e.sysObjectID, sysDescr: e.sysDescr })?.kind ?? 'unknown';
-  function discoveredTargets(): PollTarget[] {
-    const disc = config.discovery?.snmp;
-    if (!disc) return [];
-    const seeds = new Set(config.devices.map((d) => d.id));
-    return book
-      .active()
-      .filter((e) => !seeds.has(e.id))
-      .map((e) => ({ id: e.id, kind: discoveredKind(e), address: e.address, snmp: { version: '2c', community: e.community, timeoutMs: Math.max(disc.timeoutMs, 500), retries: 1 } }));
+  const sourceCtx = {
+    registry,
+    credentials: loadCredentials(config, log),
+    allow: allowFrom(config),
+    log,
+  };
+  function makeSources(): DiscoverySource[] {
+    const d = config.discovery;
+    if (!d) return [];
+    const out: DiscoverySource[] = [];
+    if (d.snmp) out.push(new SnmpSource(sourceCtx, d.snmp, config.dataDir));
+    if (d.onvif) out.push(new OnvifSource(sourceCtx, d.onvif, config.dataDir));
+    if (d.modbus) out.push(new ModbusSource(sourceCtx, d.modbus, config.dataDir));
+    if (d.http) out.push(new HttpSource(sourceCtx, d.http, config.dataDir));
+    return out;
   }
-  function targets(): Array<PollTarget & { source: 'config' | 'discovery' }> {
+  let sources = makeSources();
+  type Tracked = { id: string; source: 'config'; target: PollTarget } | { id: string; source: DiscoverySource };
+  function discoveredTargets(): Tracked[] {
+    const seeds = new Set(config.devices.map((d) => d.id));
+    const seen = new Set<string>();
+    const out: Tracked[] = [];
+    for (const src of sources) {
+      for (const e of src.active()) {
+        if (seeds.has(e.id) || seen.has(e.id)) continue;
+        seen.add(e.id);
+        out.push({ id: e.id, source: src });
+      }
+    }
+    return out;
+  }
+  function targets(): Tracked[] {
     return [
-      ...config.devices.map((d) => ({ id: d.id, kind: d.kind, address: d.address, snmp: d.snmp, ...(d.profile ? { profile: d.profile } : {}), source: 'config' as const })),
-      ...discoveredTargets().map((t) => ({ ...t, source: 'discovery' as const })),
+      ...config.devices.map((d): Tracked => ({ id: d.id, source: 'config', target: { id: d.id, kind: d.kind, address: d.address, snmp: d.snmp, ...(d.profile ? { profile: d.profile } : {}) } })),
+      ...discoveredTargets(),
     ];
   }
-  const pollers = new Map<string, DevicePoller>();
+  const pollers = new Map<string, SourcePoller>();
 
   // ---- discovery messages: what each device says it is, sent when that changes ----
-  function describe(t: PollTarget & { source: 'config' | 'discovery' }): DiscoveredDevice {
+  function describe(t: Tracked): DiscoveredDevice | undefined {
     const p = pollers.get(t.id);
-    const entry = t.source === 'discovery' ? book.get(t.id) : undefined;
-    const fp = p?.fingerprint ?? entry;
-    let matched: ResolvedProfile | undefined;
-    let polledWith: string | undefined;
-    if (p?.profile) {
-      matched = p.matched ? p.profile : undefined;
-      polledWith = p.profile.id;
-    } else if (fp && registry.size > 0) {
-      matched = (t.profile !== undefined ? registry.get(t.profile) : undefined) ?? registry.matchSnmp({ sysObjectID: fp.sysObjectID, sysDescr: fp.sysDescr });
-    }
-    const attributes: Record<string, MetricValue> = {};
-    if (fp?.sysObjectID) attributes.sysObjectID = fp.sysObjectID;
-    if (fp?.sysName) attributes.sysName = fp.sysName.slice(0, 1024);
-    if (fp?.sysDescr) attributes.sysDescr = fp.sysDescr.slice(0, 1024);
-    attributes.source = t.source === 'config' ? 'config' : 'snmp-discovery';
-    // unknown to every profile: say what polls it, the raw fingerprint above is the rest
-    if (!matched && polledWith) attributes.pollProfile = polledWith;
-    if (entry?.previousAddress) attributes.previousAddress = entry.previousAddress;
-    const kind = t.source === 'config' ? t.kind : (matched?.kind ?? 'unknown');
-    return { device: t.id, kind, protocol: 'snmp', address: t.address, ...(matched ? { profile: matched.id } : {}), attributes };
+    if (t.source === 'config') return describeSnmp(t.target, 'config', p instanceof DevicePoller ? p : undefined, undefined, registry);
+    return t.source.describe(t.id, p);
   }
   /**
    * The full list of devices with what each said about itself. Sent once before the first poll
@@ -323,7 +354,9 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
    * unreachable device's `reachable: false` readings must still count.
    */
   function announceDevices(gone: string[] = []): void {
-    const devices = targets().map(describe);
+    const devices = targets()
+      .map(describe)
+      .filter((d): d is DiscoveredDevice => d !== undefined);
     enqueue(topics.discovery, (seq) => encodeMessage('discovery', { v: SCHEMA_VERSION, seq, ts: Date.now(), full: true, devices, ...(gone.length > 0 ? { gone } : {}) }));
   }
 
@@ -375,8 +408,16 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     for (const id of pollers.keys()) if (!ids.has(id)) pollers.delete(id);
     for (const t of list) {
       const existing = pollers.get(t.id);
-      if (existing) existing.update(t);
-      else pollers.set(t.id, new DevicePoller(t, registry));
+      if (t.source === 'config') {
+        if (existing instanceof DevicePoller) existing.update(t.target);
+        else pollers.set(t.id, new DevicePoller(t.target, registry));
+      } else if (existing) {
+        t.source.updatePoller(t.id, existing);
+      } else {
+        const p = t.source.createPoller(t.id);
+        if (!p) continue;
+        pollers.set(t.id, p);
+      }
       if (pollTimers.has(t.id)) continue;
       void pollDevice(t.id, false);
       pollTimers.set(t.id, setInterval(() => void pollDevice(t.id, false), config.pollIntervalSec * 1000));
@@ -388,10 +429,9 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  // ---- SNMP discovery: sweep, stable ids, gone after N missed scans ----
-  async function runScan(): Promise<ScanSummary> {
-    const disc = config.discovery?.snmp;
-    if (!disc) throw new Error('SNMP discovery is not configured (discovery.snmp.targets)');
+  // ---- discovery: every source scans, stable ids, gone after N missed scans ----
+  async function runScan(only?: DiscoverySource): Promise<ScanSummary> {
+    if (sources.length === 0) throw new Error('discovery is not configured (discovery.snmp, .onvif, .modbus or .http)');
     const skip = new Set<string>();
     for (const d of config.devices) {
       try {
@@ -401,34 +441,51 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
         // a configured address that does not split is polled (and reported) as it is
       }
     }
-    const sweep = await sweepSnmp(disc.targets, { communities: disc.communities, timeoutMs: disc.timeoutMs, retries: disc.retries, concurrency: disc.concurrency, skip });
-    for (const e of sweep.errors) log.warn(`discovery: ${e}`);
-    const ch = book.applyScan(sweep.found, { goneAfterScans: disc.goneAfterScans, reserved: new Set(config.devices.map((d) => d.id)) });
+    const total: ScanSummary = { found: 0, new: 0, changed: 0, gone: 0 };
+    const gone: string[] = [];
+    for (const src of only ? [only] : sources) {
+      // ids of configured devices and of every other source are never handed out again
+      const reserved = new Set([...config.devices.map((d) => d.id), ...sources.filter((x) => x !== src).flatMap((x) => x.ids())]);
+      let ch: SourceScan;
+      try {
+        ch = await src.scan(reserved, skip);
+      } catch (err) {
+        log.error(`discovery (${src.protocol}) scan failed: ${(err as Error).message}`);
+        continue;
+      }
+      const p = src.protocol;
+      for (const e of ch.added) log.info(`discovery (${p}): new device ${e.id} at ${e.address} (${e.what})`);
+      for (const c of ch.changed) log.info(`discovery (${p}): ${c.id} changed (${c.what.join(', ')})${c.what.includes('address') ? `: now at ${c.address}, was ${c.previousAddress}` : ''}`);
+      for (const e of ch.gone) log.info(`discovery (${p}): ${e.id} gone (missing from ${e.missedScans} scans)`);
+      log.info(`discovery (${p}): ${ch.probed} addresses probed, ${ch.found} answered, ${ch.added.length} new, ${ch.changed.length} changed, ${ch.gone.length} gone`);
+      total.found += ch.found;
+      total.new += ch.added.length;
+      total.changed += ch.changed.length;
+      total.gone += ch.gone.length;
+      gone.push(...ch.gone.map((g) => g.id));
+    }
     s.scans++;
-    for (const e of ch.added) log.info(`discovery: new device ${e.id} at ${e.address} (${e.sysObjectID ?? 'no sysObjectID'})`);
-    for (const c of ch.changed) log.info(`discovery: ${c.entry.id} changed (${c.what.join(', ')})${c.what.includes('address') ? `: now at ${c.entry.address}, was ${c.entry.previousAddress}` : ''}`);
-    for (const e of ch.gone) log.info(`discovery: ${e.id} gone (missing from ${e.missedScans} scans)`);
     syncSchedule(); // pollers of gone devices go, addresses of moved ones are updated before the announcement
     // after every scan: the whole list, and who is gone
-    announceDevices(ch.gone.map((e) => e.id));
-    log.info(`discovery: ${sweep.probed} addresses probed, ${ch.found} answered, ${ch.added.length} new, ${ch.changed.length} changed, ${ch.gone.length} gone`);
-    return { found: ch.found, new: ch.added.length, changed: ch.changed.length, gone: ch.gone.length };
+    announceDevices(gone);
+    return total;
   }
   let scanChain: Promise<unknown> = Promise.resolve();
-  function rescan(): Promise<ScanSummary> {
-    const next = scanChain.then(runScan, runScan);
+  function rescan(only?: DiscoverySource): Promise<ScanSummary> {
+    const run = (): Promise<ScanSummary> => runScan(only);
+    const next = scanChain.then(run, run);
     scanChain = next.catch(() => undefined);
     return next;
   }
-  let scanTimer: NodeJS.Timeout | undefined;
+  const scanTimers: NodeJS.Timeout[] = [];
   function scheduleScans(): void {
-    if (scanTimer) clearInterval(scanTimer);
-    scanTimer = undefined;
-    const disc = config.discovery?.snmp;
-    if (!disc) return;
-    const scanNow = (): void => void rescan().catch((err: Error) => log.error(`discovery scan failed: ${err.message}`));
-    scanNow();
-    scanTimer = setInterval(scanNow, disc.intervalSec * 1000);
+    for (const t of scanTimers.splice(0)) clearInterval(t);
+    if (sources.length === 0) return;
+    // one start-up scan of everything; then each source on its own period
+    void rescan().catch((err: Error) => log.error(`discovery scan failed: ${err.message}`));
+    for (const src of sources) {
+      scanTimers.push(setInterval(() => void rescan(src).catch((err: Error) => log.error(`discovery scan failed: ${err.message}`)), src.intervalSec * 1000));
+    }
   }
 
   // ---- commands from the centre ----
@@ -463,6 +520,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
             throw new Error('identity, mqtt url or dataDir changed: restart the agent');
           }
           config = next;
+          sources = makeSources();
           syncSchedule(true);
           announceDevices();
           scheduleScans();
@@ -481,7 +539,6 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     );
   }
 
-  for (const t of targets()) pollers.set(t.id, new DevicePoller(t, registry));
   announceDevices();
   syncSchedule();
   scheduleScans();
@@ -497,7 +554,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     async stop() {
       if (stopping || stopRequested) return;
       stopRequested = true;
-      if (scanTimer) clearInterval(scanTimer);
+      for (const t of scanTimers.splice(0)) clearInterval(t);
       await scanChain;
       for (const t of pollTimers.values()) clearInterval(t);
       pollTimers.clear();

@@ -10,6 +10,9 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { AGENT_ID_PATTERN, DeviceId, DeviceKind, SCHOOL_CODE_PATTERN } from '../protocol/index.ts';
 import { parseTarget, TargetError } from './snmp/targets.ts';
+import { compileAddressPattern } from './credentials.ts';
+import { expandTargets } from './http/targets.ts';
+import { expandTargets as expandOnvifTargets } from './onvif/discovery.ts';
 
 const SnmpOptions = Type.Object(
   {
@@ -58,6 +61,82 @@ export const SnmpDiscoveryConfig = Type.Object(
 );
 export type SnmpDiscoveryConfig = Static<typeof SnmpDiscoveryConfig>;
 
+const ScanSchedule = {
+  /** rescan period; the first scan runs at start-up */
+  intervalSec: Type.Number({ minimum: 1, maximum: 7 * 86_400, default: 900 }),
+  /** a discovered device missing from this many scans in a row is reported gone */
+  goneAfterScans: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+};
+const HostSpecs = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 256, description: 'addresses, IPv4 ranges (a.b.c.d-e) or CIDR blocks' });
+const PortSpecs = Type.Array(Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.String({ pattern: '^[0-9]{1,5}(-[0-9]{1,5})?$' })]), { minItems: 1, maxItems: 64 });
+
+/** ONVIF cameras: WS-Discovery probes to configured addresses (and multicast on a named interface). */
+export const OnvifDiscoveryConfig = Type.Object(
+  {
+    /** `a.b.c.d`, `a.b.c.d:port`, `a.b.c.d-e`, `a.b.c.d/len` (≥ /20), `v6`, `[v6]:port` */
+    unicast: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256, default: [] }),
+    multicast: Type.Optional(
+      Type.Object({ ipv4Interface: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ipv6Interface: Type.Optional(Type.String({ minLength: 1, maxLength: 15 })) }, { additionalProperties: false }),
+    ),
+    /** WS-Discovery port (3702) */
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 3702 }),
+    /** how long to wait for ProbeMatches after the last probe */
+    listenMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 3000 }),
+    /** per SOAP/RTSP request, in discovery and in the health ladder */
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
+    /** cameras described or checked at once */
+    concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+    ...ScanSchedule,
+  },
+  { additionalProperties: false },
+);
+export type OnvifDiscoveryConfig = Static<typeof OnvifDiscoveryConfig>;
+
+/** Modbus TCP: configured hosts × ports × unit ids, identified by the profiles' registers. */
+export const ModbusDiscoveryConfig = Type.Object(
+  {
+    targets: Type.Array(
+      Type.Object({ hosts: HostSpecs, ports: PortSpecs, unitIds: Type.Array(Type.Integer({ minimum: 0, maximum: 255 }), { minItems: 1, maxItems: 256 }) }, { additionalProperties: false }),
+      { minItems: 1, maxItems: 64 },
+    ),
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 2000 }),
+    concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+    ...ScanSchedule,
+  },
+  { additionalProperties: false },
+);
+export type ModbusDiscoveryConfig = Static<typeof ModbusDiscoveryConfig>;
+
+/** HTTP status APIs (class boards, displays): configured hosts × ports, fingerprints from the profiles. */
+export const HttpDiscoveryConfig = Type.Object(
+  {
+    targets: Type.Array(Type.Object({ hosts: HostSpecs, ports: PortSpecs }, { additionalProperties: false }), { minItems: 1, maxItems: 64 }),
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 3000 }),
+    concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+    ...ScanSchedule,
+  },
+  { additionalProperties: false },
+);
+export type HttpDiscoveryConfig = Static<typeof HttpDiscoveryConfig>;
+
+export const DiscoveryConfig = Type.Object(
+  {
+    snmp: Type.Optional(SnmpDiscoveryConfig),
+    onvif: Type.Optional(OnvifDiscoveryConfig),
+    modbus: Type.Optional(ModbusDiscoveryConfig),
+    http: Type.Optional(HttpDiscoveryConfig),
+    /** the gateway-local credential store (edge-agent/credentials.ts); its secrets never leave the gateway */
+    credentialsFile: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * ONVIF, Modbus and HTTP probes go only to addresses these patterns allow (CIDR, a.b.*.*, an
+     * address); default loopback only (DESIGN.md "Network safety"): a site lists its own subnets.
+     */
+    allow: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256, default: ['127.0.0.0/8', '::1'] }),
+  },
+  { additionalProperties: false },
+);
+export type DiscoveryConfig = Static<typeof DiscoveryConfig>;
+
 export const AgentConfigSchema = Type.Object(
   {
     schoolCode: Type.String({ pattern: SCHOOL_CODE_PATTERN }),
@@ -95,9 +174,7 @@ export const AgentConfigSchema = Type.Object(
     devices: Type.Array(DeviceConfig, { default: [] }),
     /** device profiles folder; default: the profiles built into the agent (device-profiles/profiles) */
     profilesDir: Type.Optional(Type.String({ minLength: 1 })),
-    discovery: Type.Optional(
-      Type.Object({ snmp: Type.Optional(SnmpDiscoveryConfig) }, { additionalProperties: false }),
-    ),
+    discovery: Type.Optional(DiscoveryConfig),
   },
   { additionalProperties: false },
 );
@@ -142,12 +219,38 @@ export function parseAgentConfig(obj: unknown, baseDir = process.cwd()): AgentCo
       issues.push(`/discovery/snmp/targets/${i} ${err.message}`);
     }
   });
+  cfg.discovery?.allow.forEach((p, i) => {
+    try {
+      compileAddressPattern(p);
+    } catch (err) {
+      issues.push(`/discovery/allow/${i} ${(err as Error).message}`);
+    }
+  });
+  if (cfg.discovery?.onvif) onvifTargetIssue(cfg.discovery.onvif.unicast, issues);
+  for (const [name, d] of [['modbus', cfg.discovery?.modbus], ['http', cfg.discovery?.http]] as const) {
+    d?.targets.forEach((t, i) => {
+      try {
+        expandTargets(t.hosts, t.ports);
+      } catch (err) {
+        issues.push(`/discovery/${name}/targets/${i} ${(err as Error).message}`);
+      }
+    });
+  }
   if (cfg.mqtt.reconnectMaxMs < cfg.mqtt.reconnectMinMs) issues.push('/mqtt/reconnectMaxMs must be >= reconnectMinMs');
   if (issues.length > 0) throw new AgentConfigError(`invalid agent config:\n  ${issues.join('\n  ')}`, issues);
   cfg.dataDir = path.resolve(baseDir, cfg.dataDir);
   if (cfg.mqtt.passwordFile !== undefined) cfg.mqtt.passwordFile = path.resolve(baseDir, cfg.mqtt.passwordFile);
   if (cfg.profilesDir !== undefined) cfg.profilesDir = path.resolve(baseDir, cfg.profilesDir);
+  if (cfg.discovery?.credentialsFile !== undefined) cfg.discovery.credentialsFile = path.resolve(baseDir, cfg.discovery.credentialsFile);
   return cfg;
+}
+
+function onvifTargetIssue(unicast: readonly string[], issues: string[]): void {
+  try {
+    expandOnvifTargets(unicast);
+  } catch (err) {
+    issues.push(`/discovery/onvif/unicast ${(err as Error).message}`);
+  }
 }
 
 /** Reads and validates a YAML config file; relative paths in it are taken from its folder. */

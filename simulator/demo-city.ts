@@ -1,7 +1,9 @@
 /**
  * `campus demo`: the demo city 聊城市 (371500) in one process — the broker, the collector with its
- * embedded inventory, and for every county a few simulated schools whose network gear answers
- * SNMP on loopback, each polled by its own edge agent over MQTT with real credentials.
+ * embedded inventory, and for every county a few simulated schools (simulator/school.ts: a small
+ * mix of cameras, class boards, displays, UPS, sensor, switches and APs on loopback), each
+ * discovered and polled by its own edge agent — configured with targets and credentials only —
+ * over MQTT with real credentials.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -13,7 +15,7 @@ import { countiesFromFeatures, KNOWN_CITIES } from '../collector/geo/regions.ts'
 import type { Inventory, SchoolInput } from '../collector/store/index.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/agent.ts';
 import { parseAgentConfig } from '../edge-agent/config.ts';
-import { startSimulatedSchoolGear, agentConfigFor, type SimulatedSchoolGear } from './snmp/school-gear.ts';
+import { startSimulatedSchool, type SimulatedSchool } from './school.ts';
 import { demoSchools } from './demo-schools.ts';
 
 export interface DemoOptions {
@@ -85,23 +87,38 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
     brokerStats: () => ({ ...broker.stats() }),
   });
 
-  const gears: SimulatedSchoolGear[] = [];
+  const gears: SimulatedSchool[] = [];
   const agents: RunningAgent[] = [];
   const agentLog = makeLogger(opts.logLevel, 'agent');
-  for (const s of schools) {
-    const gear = await startSimulatedSchoolGear({ schoolCode: s.code, switches: 2, aps: 2, host: '127.0.0.1' });
+  for (const [i, s] of schools.entries()) {
+    // kept light: 16 schools run on 2 cores. Each school its own /22 on loopback.
+    const gear = await startSimulatedSchool({
+      schoolCode: s.code,
+      cameras: 6,
+      classrooms: 4,
+      switches: 2,
+      aps: 2,
+      ups: 1,
+      sensors: 1,
+      faultyShare: 0.25,
+      seed: i + 1,
+      subnet: [200 + Math.floor(i / 63), (i % 63) * 4],
+      lateFaultsAfterMs: 120_000,
+    });
     gears.push(gear);
     const addr = { schoolCode: s.code, agentId: 'gw-1' };
     // The demo issues fresh passwords at every start: it holds both ends, and only hashes are stored.
     const cred = (await store.inventory.getAgent(addr.schoolCode, addr.agentId))
       ? await store.inventory.rotateAgentPassword(addr)
       : await store.inventory.addAgent(addr);
+    const agentDir = join(dataDir, 'agents', `${s.code}-${addr.agentId}`);
     const config = parseAgentConfig(
-      agentConfigFor(gear, {
+      gear.agentConfig({
         agentId: addr.agentId,
         mqttUrl: `mqtt://${opts.host}:${broker.mqttPort}`,
         password: cred.password,
-        dataDir: join(dataDir, 'agents', `${s.code}-${addr.agentId}`),
+        dataDir: agentDir,
+        credentialsFile: gear.writeCredentials(join(agentDir, 'credentials.yaml')),
         pollIntervalSec: opts.pollIntervalSec,
       }),
     );

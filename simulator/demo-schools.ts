@@ -13,7 +13,7 @@ const KINDS: { type: SchoolInput['type']; suffix: string; students: [number, num
 ];
 
 /** Small deterministic PRNG (mulberry32) so the same city comes out every run. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

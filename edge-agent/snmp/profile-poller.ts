@@ -15,19 +15,17 @@
  * does not answer only rules on `device` are judged (a silent switch does not "clear" a port-down).
  */
 import snmp, { type Session, type Varbind } from 'net-snmp';
-import type { DeviceKind, Reading } from '../../protocol/index.ts';
+import type { DeviceKind } from '../../protocol/index.ts';
 import type { ResolvedProfile } from '../../device-profiles/loader.ts';
 import type { ProfileRegistry } from '../../device-profiles/registry.ts';
 import { dueGroups, pollSnmpProfile } from '../../device-profiles/engine/snmp.ts';
 import { RateState } from '../../device-profiles/engine/rate.ts';
-import { evaluateHealth, MissedPolls, type HealthFinding } from '../../device-profiles/engine/health.ts';
+import { HealthTracker, type DevicePollResult, type SourcePoller } from '../discovery/health-tracker.ts';
 import { splitAddress, type DeviceConfig } from '../config.ts';
 import { OID, pollSnmpDevice, type SystemInfo } from './poller.ts';
 
 export const FALLBACK_SWITCH_PROFILE = 'generic-snmp-switch';
 export const FALLBACK_DEVICE_PROFILE = 'generic-snmp-device';
-/** Health events one device may raise in one poll (a 48-port switch with every port down: 48). */
-const MAX_EVENTS_PER_POLL = 100;
 
 /** What the agent polls: a configured device, or one discovery found (kind `unknown` if unmatched). */
 export interface PollTarget {
@@ -37,23 +35,6 @@ export interface PollTarget {
   snmp: DeviceConfig['snmp'];
   /** profile id forced by the config */
   profile?: string;
-}
-
-export interface HealthEvent {
-  type: string;
-  severity: 'info' | 'warning' | 'critical';
-  message: string;
-  data: Record<string, string | number | boolean>;
-}
-
-export interface DevicePollResult {
-  reachable: boolean;
-  readings: Reading[];
-  skipped: number;
-  errors: string[];
-  /** the system group said something new (first answer, other sysObjectID/sysDescr/sysName) */
-  fingerprintChanged: boolean;
-  events: HealthEvent[];
 }
 
 function sessionFor(t: PollTarget): Session {
@@ -92,40 +73,12 @@ function systemInfo(vbs: Varbind[]): SystemInfo {
   return info;
 }
 
-const findingKey = (f: { rule: string; measurement: string; tags?: Record<string, string> }): string =>
-  `${f.rule}|${f.measurement}|${Object.entries(f.tags ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',')}`;
+export type { DevicePollResult, HealthEvent } from '../discovery/health-tracker.ts';
 
-function eventOf(f: HealthFinding, cleared: boolean): HealthEvent {
-  const where = Object.entries(f.tags ?? {})
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ');
-  const data: Record<string, string | number | boolean> = {
-    state: cleared ? 'cleared' : 'active',
-    rule: f.rule,
-    messageKey: f.messageKey,
-    'message.zh-CN': f.message['zh-CN'],
-    measurement: f.measurement,
-    ticket: f.ticket,
-  };
-  if (cleared) data.severityWhenActive = f.severity;
-  for (const [k, v] of Object.entries(f.tags ?? {}).slice(0, 16)) data[`tag.${k}`.slice(0, 64)] = v;
-  return {
-    type: f.rule,
-    severity: cleared ? 'info' : f.severity,
-    message: `${f.message.en}${where ? ` (${where})` : ''}${cleared ? ': cleared' : ''}`.slice(0, 1000),
-    data,
-  };
-}
-
-export class DevicePoller {
+export class DevicePoller implements SourcePoller {
   readonly rates = new RateState();
-  private readonly missed = new MissedPolls();
+  private readonly health = new HealthTracker();
   private readonly lastPolled = new Map<string, number>();
-  private readonly active = new Map<string, HealthFinding>();
-  private offline = false;
   /** what the device last said about itself */
   fingerprint: SystemInfo | undefined;
   /** the profile polling it (matched, forced or fallback); undefined: not yet known, or none loaded */
@@ -232,37 +185,6 @@ export class DevicePoller {
   private judge(result: DevicePollResult, judged: ReadonlySet<string>): void {
     const profile = this.profile ?? this.registry?.get(this.target.kind === 'switch' ? FALLBACK_SWITCH_PROFILE : FALLBACK_DEVICE_PROFILE) ?? this.registry?.get(FALLBACK_DEVICE_PROFILE);
     if (!profile) return;
-    const events: HealthEvent[] = [];
-    const holding = new Map<string, HealthFinding>();
-    for (const f of evaluateHealth(profile, result.readings)) holding.set(findingKey(f), f);
-    for (const [k, f] of this.active) {
-      if (holding.has(k) || !judged.has(f.measurement)) continue;
-      this.active.delete(k);
-      events.push(eventOf(f, true));
-    }
-    let held = 0;
-    for (const [k, f] of holding) {
-      if (this.active.has(k)) continue;
-      // past the cap a finding is not recorded as active either: it is reported on a later poll
-      if (events.length >= MAX_EVENTS_PER_POLL) {
-        held++;
-        continue;
-      }
-      this.active.set(k, f);
-      events.push(eventOf(f, false));
-    }
-    if (held > 0) result.errors.push(`${held} more health findings held back for the next polls`);
-    const { missed, offline } = this.missed.record(profile, this.target.id, result.reachable);
-    if (offline !== this.offline) {
-      this.offline = offline;
-      const n = profile.health.offlineAfterMissedPolls;
-      events.push({
-        type: 'offline',
-        severity: offline ? 'critical' : 'info',
-        message: offline ? `No answer to ${missed} polls in a row (offline after ${n})` : 'Answers again: cleared',
-        data: { state: offline ? 'active' : 'cleared', rule: 'offline', missedPolls: missed, offlineAfterMissedPolls: n },
-      });
-    }
-    result.events = events;
+    this.health.judge(profile, this.target.id, result, judged);
   }
 }

@@ -1,0 +1,82 @@
+/**
+ * SNMP as a discovery source: sweeps of the configured targets (snmp/discovery.ts), stable ids by
+ * sysName/sysObjectID/address (SnmpDeviceBook), each device polled by its profile
+ * (snmp/profile-poller.ts). `describeSnmp` is also what the agent reports for configured devices.
+ */
+import * as path from 'node:path';
+import type { DeviceKind, DiscoveredDevice } from '../../protocol/index.ts';
+import type { ResolvedProfile } from '../../device-profiles/loader.ts';
+import type { ProfileRegistry } from '../../device-profiles/registry.ts';
+import type { SnmpDiscoveryConfig } from '../config.ts';
+import { SnmpDeviceBook, sweepSnmp, type BookEntry, type SnmpFields, type SweepResult } from '../snmp/discovery.ts';
+import { DevicePoller, type PollTarget } from '../snmp/profile-poller.ts';
+import { BookSource, type SourceContext } from './source.ts';
+import type { Entry } from './book.ts';
+import type { SourcePoller } from './health-tracker.ts';
+
+type MetricValue = number | boolean | string;
+
+/** The discovery record of an SNMP device, configured (`entry` undefined) or discovered. */
+export function describeSnmp(t: PollTarget, source: 'config' | 'discovery', p: DevicePoller | undefined, entry: BookEntry | undefined, registry: ProfileRegistry): DiscoveredDevice {
+  const fp = p?.fingerprint ?? entry;
+  let matched: ResolvedProfile | undefined;
+  let polledWith: string | undefined;
+  if (p?.profile) {
+    matched = p.matched ? p.profile : undefined;
+    polledWith = p.profile.id;
+  } else if (fp && registry.size > 0) {
+    matched = (t.profile !== undefined ? registry.get(t.profile) : undefined) ?? registry.matchSnmp({ sysObjectID: fp.sysObjectID, sysDescr: fp.sysDescr });
+  }
+  const attributes: Record<string, MetricValue> = {};
+  if (fp?.sysObjectID) attributes.sysObjectID = fp.sysObjectID;
+  if (fp?.sysName) attributes.sysName = fp.sysName.slice(0, 1024);
+  if (fp?.sysDescr) attributes.sysDescr = fp.sysDescr.slice(0, 1024);
+  attributes.source = source === 'config' ? 'config' : 'snmp-discovery';
+  // unknown to every profile: say what polls it, the raw fingerprint above is the rest
+  if (!matched && polledWith) attributes.pollProfile = polledWith;
+  if (entry?.previousAddress) attributes.previousAddress = entry.previousAddress;
+  const kind = source === 'config' ? t.kind : (matched?.kind ?? 'unknown');
+  return { device: t.id, kind, protocol: 'snmp', address: t.address, ...(matched ? { profile: matched.id } : {}), attributes };
+}
+
+export class SnmpSource extends BookSource<SnmpFields> {
+  readonly protocol = 'snmp' as const;
+  protected readonly book: SnmpDeviceBook;
+
+  constructor(
+    ctx: SourceContext,
+    private readonly cfg: SnmpDiscoveryConfig,
+    dataDir: string,
+  ) {
+    super(ctx, cfg);
+    this.book = new SnmpDeviceBook(path.join(dataDir, 'snmp-discovered.json'), ctx.log);
+  }
+
+  private kindOf(e: BookEntry): DeviceKind {
+    return this.ctx.registry.matchSnmp({ sysObjectID: e.sysObjectID, sysDescr: e.sysDescr })?.kind ?? 'unknown';
+  }
+  private target(e: BookEntry): PollTarget {
+    return { id: e.id, kind: this.kindOf(e), address: e.address, snmp: { version: '2c', community: e.community, timeoutMs: Math.max(this.cfg.timeoutMs, 500), retries: 1 } };
+  }
+
+  protected async sweep(skip: ReadonlySet<string>): Promise<SweepResult> {
+    const c = this.cfg;
+    return sweepSnmp(c.targets, { communities: c.communities, timeoutMs: c.timeoutMs, retries: c.retries, concurrency: c.concurrency, skip });
+  }
+  protected override addedNote(e: Entry<SnmpFields>): string {
+    return e.sysObjectID ?? 'no sysObjectID';
+  }
+  override describe(id: string, poller: SourcePoller | undefined): DiscoveredDevice | undefined {
+    const e = this.book.get(id);
+    if (!e) return undefined;
+    return describeSnmp(this.target(e), 'discovery', poller instanceof DevicePoller ? poller : undefined, e, this.ctx.registry);
+  }
+  createPoller(id: string): SourcePoller | undefined {
+    const e = this.book.get(id);
+    return e ? new DevicePoller(this.target(e), this.ctx.registry) : undefined;
+  }
+  override updatePoller(id: string, poller: SourcePoller): void {
+    const e = this.book.get(id);
+    if (e && poller instanceof DevicePoller) poller.update(this.target(e));
+  }
+}
