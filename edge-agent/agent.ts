@@ -11,6 +11,7 @@
  * Modbus/HTTP by profile, cameras with the health ladder); health rules that start or stop holding
  * become `event` messages. Credentials come from discovery.credentialsFile and stay on the gateway.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
@@ -22,6 +23,7 @@ import {
   MAX_READINGS_PER_MESSAGE,
   SCHEMA_VERSION,
   type CommandMessage,
+  type DeviceDecision,
   type DiscoveredDevice,
   type Reading,
   type StatusMessage,
@@ -70,6 +72,8 @@ export interface AgentStats {
   /** health events queued (rule started or stopped holding, offline) */
   events: number;
   scans: number;
+  /** polls skipped because the centre retired or rejected the device */
+  notPolled: number;
   /** devices found by discovery and currently polled */
   discovered: number;
 }
@@ -155,11 +159,12 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     discovery: agentTopic(addr, 'discovery'),
     event: agentTopic(addr, 'event'),
     cmd: agentTopic(addr, 'cmd'),
+    config: agentTopic(addr, 'config'),
     cmdAck: agentTopic(addr, 'cmd/ack'),
   };
   const queue = DiskQueue.open(path.join(config.dataDir, 'queue'), { maxMessages: config.queue.maxMessages, logger: log });
   const startedAt = Date.now();
-  const s = { polls: 0, pollFailures: 0, readings: 0, skippedVarbinds: 0, invalidReadings: 0, messagesQueued: 0, messagesSent: 0, connects: 0, connectErrors: 0, badCommands: 0, events: 0, scans: 0 };
+  const s = { polls: 0, pollFailures: 0, readings: 0, skippedVarbinds: 0, invalidReadings: 0, messagesQueued: 0, messagesSent: 0, connects: 0, connectErrors: 0, badCommands: 0, events: 0, scans: 0, notPolled: 0 };
   let stopping = false;
 
   const status = (state: 'online' | 'offline', reason?: string): Buffer =>
@@ -195,8 +200,8 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     attempts = 0;
     s.connects++;
     log.info(`connected to ${config.mqtt.url} as ${agentUsername(addr)}`);
-    client.subscribe(topics.cmd, { qos: 1 }, (err) => {
-      if (err) log.warn(`cannot subscribe to ${topics.cmd}: ${err.message}`);
+    client.subscribe([topics.cmd, topics.config], { qos: 1 }, (err) => {
+      if (err) log.warn(`cannot subscribe to ${topics.cmd} and ${topics.config}: ${err.message}`);
     });
     publishQos1(client, topics.status, status('online'), true, config.mqtt.publishTimeoutMs).catch((err: Error) => log.warn(`birth message not acknowledged: ${err.message}`));
     void drain();
@@ -222,7 +227,38 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
   });
   client.on('message', (topic, payload) => {
     if (topic === topics.cmd) void handleCommand(payload);
+    else if (topic === topics.config) applyCentreConfig(payload);
   });
+
+  // ---- the centre's decisions: retired and rejected devices are not polled ----
+  // Kept on disk too, so an agent that starts while the broker is unreachable already honours them.
+  const decisionsFile = path.join(config.dataDir, 'centre-config.json');
+  let decisions: Record<string, DeviceDecision> = readDecisions();
+  function readDecisions(): Record<string, DeviceDecision> {
+    try {
+      const d = decodeMessage('config', fs.readFileSync(decisionsFile));
+      return d.ok ? d.message.devices : {};
+    } catch {
+      return {};
+    }
+  }
+  function applyCentreConfig(payload: Buffer): void {
+    const d = decodeMessage('config', payload);
+    if (!d.ok) {
+      s.badCommands++;
+      log.warn(`ignoring invalid config from the centre: ${d.detail}`);
+      return;
+    }
+    decisions = d.message.devices;
+    try {
+      fs.writeFileSync(decisionsFile, payload);
+    } catch (err) {
+      log.warn(`cannot keep the centre's config on disk: ${(err as Error).message}`);
+    }
+    const off = Object.entries(decisions).filter(([, v]) => v !== 'enrolled').length;
+    log.info(`centre config: ${Object.keys(decisions).length} decisions, ${off} device(s) not to poll`);
+  }
+  const notPolled = (id: string): boolean => decisions[id] === 'retired' || decisions[id] === 'rejected';
 
   // ---- sender: the only place that publishes queued messages, strictly in queue order ----
   let draining: Promise<void> | undefined;
@@ -370,6 +406,10 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     // a slow device must not pile up overlapping polls
     const running = inFlight.get(id);
     if (running) return running;
+    if (notPolled(id)) {
+      s.notPolled++;
+      return Promise.resolve(0);
+    }
     const poller = pollers.get(id);
     if (!poller) return Promise.resolve(0);
     const p = (async () => {
