@@ -12,6 +12,8 @@ import { FileLineSink } from './telemetry/file-sink.ts';
 import type { TelemetrySink } from './telemetry/sink.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { buildApi } from './api/app.ts';
+import { EventBus } from './api/events.ts';
+import { ComplianceService } from './compliance/service.ts';
 import type { Logger } from './log.ts';
 
 export interface CollectorConfig {
@@ -39,6 +41,10 @@ export interface CollectorConfig {
   brokerStats?: () => Record<string, number>;
   /** Writer concurrency: two requests in flight measured best on two cores (bench/RESULTS.md). */
   influxConcurrency?: number;
+  /** Bureau-wide compliance policy pack (default liaocheng-2023); counties and schools may override. */
+  policyPack?: string;
+  /** How often every school's coverage is re-checked against camera health (default 30 s). */
+  complianceRefreshMs?: number;
 }
 
 export interface RunningCollector {
@@ -49,6 +55,8 @@ export interface RunningCollector {
   ingest: Ingest;
   sink: TelemetrySink;
   app: FastifyInstance;
+  compliance: ComplianceService;
+  events: EventBus;
   close(): Promise<void>;
 }
 
@@ -94,9 +102,22 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   const password = cfg.mqttPassword ?? (await store.inventory.addServiceAccount(cfg.mqttUsername)).password;
   const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, username: cfg.mqttUsername, password, schools: cfg.schools, holeTimeoutMs: cfg.holeTimeoutMs, inventory: store.inventory, sink, logger: cfg.logger });
   const apiToken = resolveApiToken(cfg.dataDir, cfg.apiToken);
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, onDevicesChanged: (ref) => {
+  const events = new EventBus();
+  const compliance = new ComplianceService({
+    db: store.db,
+    inventory: store.inventory,
+    sink,
+    events,
+    influx: cfg.influxUrl ? { url: cfg.influxUrl, db: cfg.influxDb, user: cfg.influxUser, password: cfg.influxPassword, token: cfg.influxToken } : undefined,
+    defaultPolicy: cfg.policyPack,
+    refreshIntervalMs: cfg.complianceRefreshMs,
+    log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
+  });
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
+      // a camera placed, moved or retired: recompute that school's coverage
+      void compliance.refreshSchool(ref.schoolCode).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not recompute coverage'));
     },
   });
   await app.listen({ host: cfg.host, port: cfg.httpPort });
@@ -104,6 +125,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort;
   // The API is up before the broker connection: /health then reports the broker as unreachable.
   await ingest.start();
+  compliance.start();
   cfg.logger.info({ http: `http://${cfg.host}:${httpPort}`, telemetry: sink.describe(), inventory: store.db.kind }, 'collector running');
   return {
     url: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${httpPort}`,
@@ -113,7 +135,10 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     ingest,
     sink,
     app,
+    compliance,
+    events,
     async close() {
+      compliance.stop();
       await ingest.stop();
       await app.close();
       await sink.close();

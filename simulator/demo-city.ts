@@ -17,6 +17,7 @@ import { startAgent, type RunningAgent } from '../edge-agent/agent.ts';
 import { parseAgentConfig } from '../edge-agent/config.ts';
 import { startSimulatedSchool, type SimulatedSchool } from './school.ts';
 import { demoSchools } from './demo-schools.ts';
+import { startDemoCampus } from './campus-plans.ts';
 
 export interface DemoOptions {
   host: string;
@@ -133,7 +134,11 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
     );
   }
 
+  // campus plans, enrolled cameras (one school's gate camera broken): simulator/campus-plans.ts
+  const campus = await startDemoCampus({ db: store.db, inventory: store.inventory, schools, mqttUrl: `mqtt://${opts.host}:${broker.mqttPort}`, pollIntervalSec: opts.pollIntervalSec });
+
   const stop = async (): Promise<void> => {
+    await campus.stop();
     await Promise.allSettled(agents.map((a) => a.stop()));
     await Promise.allSettled(gears.map((g) => g.stop()));
     await collector.close();

@@ -16,6 +16,9 @@ import type { TelemetrySink } from '../telemetry/sink.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 import { registerEnrollmentRoutes } from './enrollment-routes.ts';
+import { registerComplianceRoutes } from './compliance-routes.ts';
+import type { EventBus } from './events.ts';
+import type { ComplianceService } from '../compliance/service.ts';
 
 export interface ApiDeps {
   inventory: Inventory;
@@ -29,6 +32,9 @@ export interface ApiDeps {
   logger?: boolean | object;
   /** Called after an enrollment decision (the ingest refreshes what it knows, the agent is told). */
   onDevicesChanged?: (ref: { schoolCode: string; agentId: string; deviceId: string }) => void;
+  /** Compliance engine and the event bus of SSE streams; made here (on-request only) when absent. */
+  compliance?: ComplianceService;
+  events?: EventBus;
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -152,6 +158,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     schoolExists: async (code) => void (await school(code)),
     onChange: deps.onDevicesChanged,
   });
+
+  registerComplianceRoutes(app, { ...deps, requireToken: (req) => requireToken(req, undefined as never) });
 
   // ---- administration (bearer token) ----
 

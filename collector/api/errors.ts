@@ -11,6 +11,9 @@ export const API_ERRORS = {
   CSV_REJECTED: { status: 422, message: 'the file has %s bad row(s); nothing was imported' },
   BROKER_UNAVAILABLE: { status: 503, message: 'the collector is not connected to the broker' },
   AGENT_TIMEOUT: { status: 504, message: 'the agent did not answer within %s ms' },
+  INVALID_GEOMETRY: { status: 400, message: '%s' },
+  NO_CAMPUS_PLAN: { status: 404, message: 'school %s has no campus plan' },
+  UNKNOWN_POLICY_PACK: { status: 400, message: 'policy pack %s is not loaded' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
 

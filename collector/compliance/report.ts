@@ -1,0 +1,69 @@
+/**
+ * The monthly compliance report as an Excel workbook, laid out like Liaocheng's county monthly
+ * report (seed 002, 附件3): a title row, one header row in Chinese, one row per county of the city
+ * in the seed's order (then any other county by code), and 合计 (totals) at the bottom. Built
+ * from the same roll-up the JSON API returns, so both always agree. See docs/decisions/0007-xlsx.md.
+ */
+import ExcelJS from 'exceljs';
+import type { CityRollup, UnitSummary } from './rollup.ts';
+
+/** Row order of seed 002 附件3 (the three zones last). */
+export const SEED_COUNTY_ORDER = ['东昌府区', '临清市', '冠县', '莘县', '阳谷县', '东阿县', '茌平区', '高唐县', '开发区', '高新区', '度假区'];
+
+export const REPORT_SHEET = '月度通报明细表';
+
+/** Columns: header text and the value of a county (or the totals) row. Percentages are 0–100. */
+export const REPORT_COLUMNS: { header: string; width: number; value: (u: UnitSummary) => string | number | null }[] = [
+  { header: '区县', width: 14, value: (u) => u.name },
+  { header: '学校数', width: 9, value: (u) => u.schools },
+  { header: '关键区域全覆盖学校数', width: 13, value: (u) => u.keyAreas.schoolsPassing },
+  { header: '关键区域数', width: 10, value: (u) => u.keyAreas.total },
+  { header: '全覆盖关键区域数', width: 12, value: (u) => u.keyAreas.fullyCovered },
+  { header: '关键区域覆盖率(%)', width: 12, value: (u) => (u.keyAreas.share === null ? null : pct(u.keyAreas.share)) },
+  { header: '摄像机在线数', width: 11, value: (u) => u.cameras.online },
+  { header: '摄像机总数', width: 10, value: (u) => u.cameras.total },
+  { header: '出口带宽达标学校数', width: 13, value: (u) => u.uplink.schoolsPassing },
+  { header: 'IPv6地址终端占比(%)', width: 13, value: (u) => (u.ipv6.share === null ? null : pct(u.ipv6.share)) },
+  { header: '每班大屏达标学校数', width: 13, value: (u) => u.display.schoolsPassing },
+  { header: '未整改问题数', width: 11, value: (u) => u.openIssues },
+];
+
+const pct = (x: number) => Math.round(x * 1000) / 10;
+
+export function orderCounties<T extends { name: string; code: string }>(units: T[]): T[] {
+  const idx = (n: string) => {
+    const i = SEED_COUNTY_ORDER.indexOf(n);
+    return i < 0 ? SEED_COUNTY_ORDER.length : i;
+  };
+  return [...units].sort((a, b) => idx(a.name) - idx(b.name) || a.code.localeCompare(b.code));
+}
+
+export async function complianceWorkbook(city: CityRollup, opts: { month: string; countyCode?: string }): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook();
+  wb.creator = 'campus';
+  wb.created = new Date();
+  const ws = wb.addWorksheet(REPORT_SHEET, { views: [{ state: 'frozen', ySplit: 2 }] });
+  ws.columns = REPORT_COLUMNS.map((c) => ({ width: c.width }));
+  const [y, m] = opts.month.split('-');
+  const title = ws.addRow([`${city.name}校园安防与网络达标月度通报明细表（${y}年${Number(m)}月）`]);
+  ws.mergeCells(1, 1, 1, REPORT_COLUMNS.length);
+  title.font = { bold: true, size: 14 };
+  title.alignment = { horizontal: 'center' };
+  const header = ws.addRow(REPORT_COLUMNS.map((c) => c.header));
+  header.font = { bold: true };
+  header.alignment = { horizontal: 'center', vertical: 'middle', wrapText: true };
+  const counties = orderCounties(opts.countyCode ? city.counties.filter((c) => c.code === opts.countyCode) : city.counties);
+  for (const c of counties) ws.addRow(REPORT_COLUMNS.map((col) => col.value(c)));
+  const totals = opts.countyCode ? counties[0] : city;
+  if (totals) {
+    const row = ws.addRow(REPORT_COLUMNS.map((col, i) => (i === 0 ? '合计' : col.value(totals))));
+    row.font = { bold: true };
+  }
+  ws.eachRow((row, n) => {
+    if (n < 2) return;
+    row.eachCell({ includeEmpty: true }, (cell) => {
+      cell.border = { top: { style: 'thin' }, left: { style: 'thin' }, bottom: { style: 'thin' }, right: { style: 'thin' } };
+    });
+  });
+  return Buffer.from(await wb.xlsx.writeBuffer());
+}

@@ -1,0 +1,249 @@
+/**
+ * The compliance API through fastify's `inject()` on a real inventory (PGlite): campus plans in and
+ * out as GeoJSON (georeferenced and floor-plan frames), geometry refused with its error, settings,
+ * incremental recomputation when one camera's health changes (with events published and history
+ * written), rule verdicts citing their source, roll-ups, and the Excel report read back. Camera
+ * health comes from a stand-in for InfluxDB here; tests/e2e/compliance.test.ts runs the real one.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshPgliteDb } from '../../tests/setup/pglite.ts';
+import { Ingest } from '../ingest/ingest.ts';
+import { Enrollment, Inventory, type Db } from '../store/index.ts';
+import { FileLineSink } from '../telemetry/file-sink.ts';
+import type { TelemetrySink } from '../telemetry/sink.ts';
+import type { Series } from '../telemetry/influx-query.ts';
+import { buildApi } from '../api/app.ts';
+import { EventBus, type BusEvent } from '../api/events.ts';
+import { campusPlanFor } from '../../simulator/campus-plans.ts';
+import { ComplianceService, type CoverageReport, type SchoolCompliance } from './service.ts';
+import type { CityRollup, CountyRollup } from './rollup.ts';
+import { REPORT_COLUMNS, REPORT_SHEET } from './report.ts';
+
+const TOKEN = 'test-admin-token-0123456789';
+const CITY = '371500';
+const COUNTY = '371502';
+const COUNTY2 = '371581';
+const SCHOOL = '3715020001';
+const silent = { info() {}, warn() {}, error() {} };
+const auth = { authorization: `Bearer ${TOKEN}` };
+const school = { code: SCHOOL, lon: 115.985, lat: 36.456, studentCount: 1200 };
+const spec = campusPlanFor(school);
+
+let tmp: string;
+let db: Db;
+let inventory: Inventory;
+let sink: FileLineSink;
+let app: FastifyInstance;
+let svc: ComplianceService;
+let bus: EventBus;
+let published: BusEvent[];
+let written: string[];
+/** agent/device → health step, as the stand-in InfluxDB answers for camera_health */
+let steps: Map<string, number>;
+
+/** Answers the service's camera_health query from `steps`; every other query: no data. */
+async function fakeInflux(q: string): Promise<Series[]> {
+  if (!q.includes('"camera_health"')) return [];
+  return [...steps].map(([id, step]) => {
+    const [agent, device] = id.split('/') as [string, string];
+    const width = spec.cameras.find((c) => c.deviceId === device)!.resolutionWidth;
+    return { name: 'camera_health', tags: { agent, device }, columns: ['time', 'step', 'width'], values: [[0, step, width]] };
+  });
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'campus-compliance-test-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  db = await freshPgliteDb();
+  inventory = new Inventory(db);
+  await inventory.upsertRegion({ code: CITY, name: '聊城市', level: 'city' });
+  await inventory.upsertRegion({ code: COUNTY, name: '东昌府区', level: 'county', parentCode: CITY });
+  await inventory.upsertRegion({ code: COUNTY2, name: '临清市', level: 'county', parentCode: CITY });
+  await inventory.upsertSchool({ code: SCHOOL, name: '东昌府实验小学', countyCode: COUNTY, type: 'primary', ownership: 'public', studentCount: 1200, staffCount: 90, lon: school.lon, lat: school.lat });
+  await inventory.upsertSchool({ code: '3715810001', name: '临清实验小学', countyCode: COUNTY2, type: 'primary', ownership: 'public', studentCount: 800, staffCount: 60 });
+  sink = new FileLineSink({ dir: await mkdtemp(join(tmp, 'telemetry-')) });
+  const ingest = new Ingest({ mqttUrl: 'mqtt://127.0.0.1:9', username: 'collector', password: 'unused', inventory, sink, logger: silent });
+  bus = new EventBus();
+  published = [];
+  bus.subscribe((e) => published.push(e));
+  steps = new Map(spec.cameras.map((c) => [`cam-gw/${c.deviceId}`, 4]));
+  written = [];
+  const history: TelemetrySink = { ...sink, write: async (l) => void written.push(...l), flush: async () => {}, close: async () => {}, stats: () => sink.stats(), ping: async () => true, describe: () => 'test' };
+  svc = new ComplianceService({ db, inventory, sink: history, events: bus, query: fakeInflux, refreshIntervalMs: 0 });
+  app = await buildApi({ inventory, db, ingest, sink, apiToken: TOKEN, compliance: svc, events: bus });
+  await app.ready();
+});
+afterEach(async () => {
+  await app.close();
+  await sink.close();
+  await db.close();
+});
+
+async function enrollCameras(): Promise<void> {
+  await inventory.addAgent({ schoolCode: SCHOOL, agentId: 'cam-gw' });
+  await inventory.setAgentState(SCHOOL, 'cam-gw', 'online', new Date());
+  await inventory.upsertDiscoveredDevices(
+    SCHOOL,
+    'cam-gw',
+    spec.cameras.map((c, i) => ({ device: c.deviceId, kind: 'camera', protocol: 'onvif', address: `127.0.0.1:${8000 + i}`, attributes: { resolutionWidth: c.resolutionWidth } })),
+    new Date(),
+  );
+  const en = new Enrollment(db);
+  for (const c of spec.cameras) await en.accept({ schoolCode: SCHOOL, agentId: 'cam-gw', deviceId: c.deviceId }, c.placement, 'test');
+}
+
+const put = (url: string, body: unknown, headers: Record<string, string> = auth) => app.inject({ method: 'PUT', url, headers, payload: body as object });
+const get = async <T,>(url: string): Promise<T> => {
+  const r = await app.inject({ url });
+  expect(r.statusCode, r.body).toBe(200);
+  return r.json<T>();
+};
+
+describe('campus plans over the API', () => {
+  it('stores a georeferenced plan and gives it back in WGS84, with levels from the policy pack', async () => {
+    expect((await put(`/api/v1/schools/${SCHOOL}/campus`, spec.campus, {})).statusCode).toBe(401);
+    const r = await put(`/api/v1/schools/${SCHOOL}/campus`, spec.campus);
+    expect(r.statusCode, r.body).toBe(200);
+    const back = await get<typeof spec.campus>(`/api/v1/schools/${SCHOOL}/campus`);
+    expect(back.frame).toEqual({ kind: 'wgs84', anchor: { lon: school.lon, lat: school.lat }, rotationDeg: 0 });
+    expect(back.features.map((f) => f.id).sort()).toEqual(spec.campus.features.map((f) => f.id).sort());
+    const gate = back.features.find((f) => f.id === 'main-entrance')!;
+    expect(gate.properties).toMatchObject({ kind: 'key-area', keyAreaType: 'main-entrance', requiredLevel: 'identify', levelFromPolicy: true });
+    const orig = spec.campus.features.find((f) => f.id === 'main-entrance')!.geometry!.coordinates as number[][][];
+    const got = gate.geometry!.coordinates as number[][][];
+    // same ring (closed, counter-clockwise), within a millimetre
+    expect(got[0]!.length).toBe(orig[0]!.length);
+    for (const p of got[0]!) expect(orig[0]!.some((q) => Math.abs(q[0]! - p[0]!) < 1e-8 && Math.abs(q[1]! - p[1]!) < 1e-8)).toBe(true);
+    const wall = back.features.find((f) => f.id === 'south-wall-w')!;
+    expect(wall).toMatchObject({ properties: { kind: 'wall', thicknessM: 0.3 }, geometry: { type: 'LineString' } });
+  });
+
+  it('stores a floor-plan frame in metres as drawn', async () => {
+    const plan = {
+      type: 'FeatureCollection',
+      frame: { kind: 'plan' },
+      features: [
+        { type: 'Feature', id: 'hall', properties: { kind: 'building', name: '礼堂' }, geometry: { type: 'Polygon', coordinates: [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]] } },
+        { type: 'Feature', id: 'lab', properties: { kind: 'key-area', keyAreaType: 'hazardous-store', requiredLevel: 'recognise' }, geometry: { type: 'Polygon', coordinates: [[[20, 0], [30, 0], [30, 5], [20, 5], [20, 0]]] } },
+      ],
+    };
+    expect((await put(`/api/v1/schools/${SCHOOL}/campus`, plan)).statusCode).toBe(200);
+    const back = await get<typeof spec.campus>(`/api/v1/schools/${SCHOOL}/campus`);
+    expect(back.frame).toEqual({ kind: 'plan' });
+    expect(back.features.find((f) => f.id === 'lab')).toMatchObject({ properties: { keyAreaType: 'hazardous-lab', requiredLevel: 'recognise' }, geometry: { coordinates: [[[20, 0], [30, 0], [30, 5], [20, 5], [20, 0]]] } });
+  });
+
+  it('refuses degenerate and self-intersecting polygons with the geometry error, keeping the old plan', async () => {
+    await put(`/api/v1/schools/${SCHOOL}/campus`, spec.campus);
+    const area = (coords: number[][]) => ({ type: 'FeatureCollection', frame: { kind: 'plan' }, features: [{ type: 'Feature', id: 'x', properties: { kind: 'key-area', keyAreaType: 'playground' }, geometry: { type: 'Polygon', coordinates: [coords] } }] });
+    const bow = await put(`/api/v1/schools/${SCHOOL}/campus`, area([[0, 0], [10, 10], [10, 0], [0, 10], [0, 0]]));
+    expect(bow.statusCode).toBe(400);
+    expect(bow.json()).toMatchObject({ code: 'INVALID_GEOMETRY', message: expect.stringMatching(/key-area "x".*self-intersecting/), details: { subject: 'key-area "x"', problem: 'self-intersecting' } });
+    const flat = await put(`/api/v1/schools/${SCHOOL}/campus`, area([[0, 0], [5, 0], [10, 0], [0, 0]]));
+    expect(flat.json()).toMatchObject({ code: 'INVALID_GEOMETRY', details: { problem: 'zero-area' } });
+    const badType = await put(`/api/v1/schools/${SCHOOL}/campus`, { ...area([[0, 0], [5, 0], [5, 5], [0, 0]]), features: [{ type: 'Feature', properties: { kind: 'key-area', keyAreaType: 'moat' }, geometry: { type: 'Polygon', coordinates: [[[0, 0], [5, 0], [5, 5], [0, 0]]] } }] });
+    expect(badType.json()).toMatchObject({ code: 'INVALID_GEOMETRY', details: { problem: 'bad-key-area' } });
+    expect((await get<typeof spec.campus>(`/api/v1/schools/${SCHOOL}/campus`)).features).toHaveLength(spec.campus.features.length);
+  });
+
+  it('answers NO_CAMPUS_PLAN for a school without one, NOT_FOUND for no school', async () => {
+    expect((await app.inject({ url: `/api/v1/schools/${SCHOOL}/coverage` })).json()).toMatchObject({ code: 'NO_CAMPUS_PLAN' });
+    expect((await app.inject({ url: `/api/v1/schools/3715029999/coverage` })).statusCode).toBe(404);
+  });
+});
+
+describe('settings', () => {
+  it('merges classrooms, uplink and policy pack; refuses an unknown pack', async () => {
+    const r = await put(`/api/v1/schools/${SCHOOL}/settings`, { classrooms: 24, uplink: { device: 'sw-1', ifName: 'GigabitEthernet0/0/24' } });
+    expect(r.json()).toEqual({ classrooms: 24, uplink: { device: 'sw-1', ifName: 'GigabitEthernet0/0/24' }, policyPack: null, effectivePolicy: 'liaocheng-2023' });
+    expect((await put(`/api/v1/schools/${SCHOOL}/settings`, { policyPack: 'songjiang-2018' })).json()).toMatchObject({ classrooms: 24, policyPack: 'songjiang-2018', effectivePolicy: 'songjiang-2018' });
+    expect((await put(`/api/v1/schools/${SCHOOL}/settings`, { policyPack: 'atlantis-2030' })).json()).toMatchObject({ code: 'UNKNOWN_POLICY_PACK' });
+    expect((await put(`/api/v1/counties/${COUNTY}/settings`, { policyPack: 'guangzhou-2017' })).statusCode).toBe(200);
+    expect((await put(`/api/v1/schools/${SCHOOL}/settings`, { policyPack: null })).json()).toMatchObject({ policyPack: null, effectivePolicy: 'guangzhou-2017' });
+  });
+});
+
+describe('coverage and compliance', () => {
+  beforeEach(async () => {
+    await enrollCameras();
+    await put(`/api/v1/schools/${SCHOOL}/campus`, spec.campus);
+    await put(`/api/v1/schools/${SCHOOL}/settings`, { classrooms: spec.classrooms });
+  });
+
+  it('recomputes only what a broken camera touches, publishes it, records history, and fails the rule citing its source', async () => {
+    const ok = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    expect(ok.fullyCoveredShare).toBe(1);
+    expect(ok.cameras.every((c) => c.healthy && c.resolutionFrom === 'camera_health')).toBe(true);
+    const pass = await get<SchoolCompliance>(`/api/v1/schools/${SCHOOL}/compliance`);
+    expect(pass.findings.find((f) => f.kind === 'key-area-coverage')!.verdict).toBe('pass');
+    // no SNMP data: the uplink is judged on the contracted figure or not at all, never passed by default
+    expect(pass.findings.find((f) => f.kind === 'uplink-utilisation')!.verdict).toBe('unknown');
+
+    const st = (svc as unknown as { states: Map<string, { coverage: { recomputations: number } }> }).states.get(SCHOOL)!;
+    const before = st.coverage.recomputations;
+    published.length = 0;
+    steps.set('cam-gw/cam-gate', 2);
+    const broken = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    // the gate camera's views reach the main entrance, outside the gate and the kitchen; not the playground or corridor
+    expect(st.coverage.recomputations - before).toBeLessThan(spec.campus.features.filter((f) => f.properties?.kind === 'key-area').length);
+    const gate = broken.areas.find((a) => a.id === 'main-entrance')!;
+    expect(gate).toMatchObject({ requiredLevel: 'identify', fullyCovered: false });
+    expect(gate.ifAllHealthyShare).toBeCloseTo(1, 3);
+    expect(gate.blindSpots[0]!.type).toBe('Polygon');
+    expect(published.map((e) => e.event.type).sort()).toEqual(['coverage-changed', 'device-status']);
+    expect(published.find((e) => e.event.type === 'device-status')!.event).toMatchObject({ deviceId: 'cam-gate', online: false, healthy: false, step: 2, county: COUNTY });
+
+    const fail = await get<SchoolCompliance>(`/api/v1/schools/${SCHOOL}/compliance`);
+    const f = fail.findings.find((x) => x.kind === 'key-area-coverage')!;
+    expect(f).toMatchObject({ verdict: 'fail', uncovered: ['main-entrance'], unit: 'share', threshold: 1 });
+    expect(f.measured).toBeCloseTo(0.8, 5);
+    expect(f.citation).toMatch(/GB\/T 29315-2022/);
+    const display = fail.findings.find((x) => x.kind === 'display-per-classroom')!;
+    expect(display).toMatchObject({ verdict: 'unknown', detail: 'no devices of that kind enrolled' });
+
+    // history: the school and the changed areas as `coverage` points
+    const lines = written.join('\n');
+    expect(lines).toMatch(/^coverage,area=main-entrance,county=371502,level=identify,school=3715020001,scope=area,type=main-entrance coveredShare=0\.\d+,.*fullyCovered=false/m);
+    expect(lines).toMatch(/^coverage,county=371502,policy=liaocheng-2023,school=3715020001,scope=school fullyCoveredShare=0\.8,/m);
+  });
+
+  it('rolls up to the county and city, and the report has one row per county with totals matching the roll-up', async () => {
+    steps.set('cam-gw/cam-gate', 0);
+    const county = await get<CountyRollup>(`/api/v1/counties/${COUNTY}/compliance`);
+    expect(county).toMatchObject({ code: COUNTY, schools: 1, keyAreas: { schoolsPassing: 0, total: 5, fullyCovered: 4 }, cameras: { total: 7, online: 6 } });
+    expect(county.ranking[0]).toMatchObject({ rank: 1, code: SCHOOL });
+    const city = await get<CityRollup>(`/api/v1/city/compliance`);
+    expect(city.counties.map((c) => c.code)).toEqual([COUNTY, COUNTY2]);
+    expect(city.schools).toBe(2);
+    expect(city.ranking.map((c) => c.rank)).toEqual([1, 2]);
+    expect((await app.inject({ url: '/api/v1/counties/371500/compliance' })).statusCode).toBe(404);
+
+    const r = await app.inject({ url: '/api/v1/reports/compliance.xlsx?month=2025-11' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-disposition']).toMatch(/compliance-371500-2025-11\.xlsx/);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(r.rawPayload as unknown as ArrayBuffer);
+    const ws = wb.getWorksheet(REPORT_SHEET)!;
+    expect((ws.getRow(2).values as unknown[]).slice(1)).toEqual(REPORT_COLUMNS.map((c) => c.header));
+    expect([3, 4, 5].map((n) => ws.getRow(n).getCell(1).value)).toEqual(['东昌府区', '临清市', '合计']);
+    expect(ws.rowCount).toBe(5);
+    expect((ws.getRow(5).values as unknown[]).slice(2)).toEqual(REPORT_COLUMNS.slice(1).map((c) => c.value(city) ?? undefined));
+    expect(ws.getRow(3).getCell(6).value).toBe(80); // 4 of 5 key areas fully covered
+
+    const one = await app.inject({ url: `/api/v1/reports/compliance.xlsx?month=2025-11&county=${COUNTY2}` });
+    const wb2 = new ExcelJS.Workbook();
+    await wb2.xlsx.load(one.rawPayload as unknown as ArrayBuffer);
+    expect(wb2.getWorksheet(REPORT_SHEET)!.rowCount).toBe(4);
+    expect((await app.inject({ url: '/api/v1/reports/compliance.xlsx?month=2025-13' })).statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,542 @@
+/**
+ * The compliance service: for each school with a campus plan, its key-area coverage by its enrolled
+ * cameras (kept as a `SchoolCoverage`, updated camera by camera), and every rule of its policy pack
+ * judged against facts the agents measured (SNMP interface counters, device reachability, camera
+ * health in InfluxDB; discovered attributes and profiles in the inventory). Roll-ups per county and
+ * city. Changes are published on the event bus and recorded as `coverage` history in InfluxDB.
+ *
+ * Camera status: online = its agent is online and its latest `camera_health` (within
+ * `healthMaxAgeMs`) has the stream up (ladder step ≥ 3); healthy = step 4. No health data = neither.
+ */
+import type { Db, Inventory, School } from '../store/index.ts';
+import type { Placement } from '../store/placement.ts';
+import type { TelemetrySink } from '../telemetry/sink.ts';
+import { influxQuery } from '../telemetry/influx-query.ts';
+import type { InfluxConnection } from '../telemetry/influx-http.ts';
+import { pointToLine } from '../telemetry/line-protocol.ts';
+import { loadProfiles } from '../../device-profiles/loader.ts';
+import type { ProfileRegistry } from '../../device-profiles/registry.ts';
+import type { EventBus } from '../api/events.ts';
+import { KEY_AREA_TYPES, PPM_LEVELS, SchoolCoverage, polygonToGeoJson, type AreaCoverage, type Camera, type DensityLevel, type GeoJsonPolygon, type KeyArea } from './geometry/index.ts';
+import { CampusStore, PACK_TYPE_OF, campusToGeoJson, localFrameOf, obstaclesOf, type CampusFeatureCollection, type CampusPlan, type PlanFrame, type PlanKeyArea, type SchoolSettings } from './campus.ts';
+import { loadPacks, resolvePolicy, rulesFor, type Policy } from './policy/packs.ts';
+import type { PolicyPack } from './policy/schema.ts';
+import { evaluate, type Finding, type SchoolFacts } from './policy/rules.ts';
+import { chooseUplink, isGlobalIpv6, latestCameraHealth, latestReachable, measureUplink, type QueryFn, type UplinkMeasurement } from './telemetry-facts.ts';
+
+/**
+ * Horizontal pixels assumed when neither the camera's health reading nor its discovered ONVIF
+ * attributes say what it streams (device profiles carry no resolution): 1920, i.e. 1080p, the
+ * usual main stream and what Shanghai DB31/329.6 asks outdoors (REFERENCE.md).
+ */
+export const DEFAULT_HORIZONTAL_PIXELS = 1920;
+/** Level used for a key-area type the policy pack does not list. */
+export const DEFAULT_REQUIRED_LEVEL: DensityLevel = 'observe';
+/** Ladder steps (edge-agent onvif/health.ts): 3 = stream up but degraded, 4 = healthy. */
+const STREAM_UP_STEP = 3;
+const HEALTHY_STEP = 4;
+
+export interface ComplianceOptions {
+  db: Db;
+  inventory: Inventory;
+  sink?: TelemetrySink;
+  influx?: InfluxConnection;
+  /** Or any InfluxQL runner (tests); wins over `influx`. */
+  query?: QueryFn;
+  events?: EventBus;
+  /** Bureau-wide policy pack (a county or school may override it). */
+  defaultPolicy?: string;
+  packsDir?: string;
+  /** Health/reachability readings older than this count as no data (default 15 min). */
+  healthMaxAgeMs?: number;
+  /** Background re-check of every planned school (default 30 s; 0 = only on request). */
+  refreshIntervalMs?: number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+export interface CameraStatus {
+  id: string;
+  agentId: string;
+  deviceId: string;
+  online: boolean;
+  healthy: boolean;
+  step: number | null;
+  horizontalPixels: number;
+  resolutionFrom: 'camera_health' | 'onvif-attributes' | 'default';
+  hfovDeg: number | null;
+  /** plan metres; null when the camera could not be placed on this plan */
+  position: { x: number; y: number } | null;
+  problem?: string;
+}
+
+export interface AreaReport {
+  id: string;
+  name: string;
+  type: string;
+  typeName: string;
+  obligation: 'required' | 'recommended';
+  requiredLevel: DensityLevel;
+  requiredPpm: number;
+  areaM2: number;
+  coveredShare: number;
+  anyShare: number;
+  ifAllHealthyShare: number;
+  fullyCovered: boolean;
+  blindSpotM2: number;
+  /** uncovered at the required level (监管死角); WGS84 when the plan is georeferenced */
+  blindSpots: GeoJsonPolygon[];
+  cameraIds: string[];
+}
+
+export interface CoverageReport {
+  school: { code: string; name: string; countyCode: string };
+  frame: PlanFrame;
+  policy: { id: string; version: string };
+  computedAt: string;
+  threshold: number;
+  fullyCoveredShare: number;
+  weightedCoverage: number;
+  weightedAnyCoverage: number;
+  weightedIfAllHealthy: number;
+  areas: AreaReport[];
+  cameras: CameraStatus[];
+}
+
+export interface FindingReport extends Finding {
+  /** the sources as one line: document, clause (seed) */
+  citation: string;
+}
+
+export interface SchoolCompliance {
+  school: { code: string; name: string; countyCode: string; type: string; ownership: string };
+  policy: { id: string; version: string; title: PolicyPack['title'] };
+  computedAt: string;
+  findings: FindingReport[];
+  facts: {
+    uplink: UplinkMeasurement | null;
+    contractedUplinkMbps: number | null;
+    ipv6: { devices: number; withGlobal: number; incapable: number; share: number | null };
+    classrooms: number | null;
+    displays: { total: number; working: number };
+    classBoards: number;
+    aps: { total: number; online: number };
+    cameras: { total: number; online: number; healthy: number };
+    keyAreas: { total: number; fullyCovered: number; weightedCoverage: number | null; weightedIfAllHealthy: number | null };
+  };
+}
+
+interface SchoolState {
+  key: string;
+  plan: CampusPlan;
+  policy: Policy;
+  coverage: SchoolCoverage;
+  inputs: Map<string, string>;
+  cameras: Map<string, CameraStatus>;
+  areaMeta: Map<string, { name: string; obligation: 'required' | 'recommended' }>;
+}
+
+interface DeviceRow {
+  agentId: string;
+  deviceId: string;
+  kind: string;
+  profile: string | null;
+  attributes: Record<string, string | number | boolean>;
+  state: string;
+  placement: Placement | null;
+  lastSeen: Date;
+  goneAt: Date | null;
+}
+
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function citationOf(sources: Finding['sources']): string {
+  return sources.map((s) => [s.document, s.clause, s.seed ? `(seed ${s.seed})` : undefined].filter(Boolean).join(' ')).join('; ');
+}
+
+export class ComplianceService {
+  readonly campus: CampusStore;
+  readonly packs: Map<string, PolicyPack>;
+  readonly defaultPolicy: string;
+  private readonly query: QueryFn;
+  private readonly states = new Map<string, SchoolState>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly policies = new Map<string, Policy>();
+  private profiles: ProfileRegistry | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly maxAge: number;
+
+  constructor(private readonly o: ComplianceOptions) {
+    this.campus = new CampusStore(o.db);
+    const loaded = loadPacks(o.packsDir);
+    for (const e of loaded.errors) o.log?.warn({ file: e.file }, `policy pack refused: ${e.message}`);
+    this.packs = loaded.packs;
+    this.defaultPolicy = o.defaultPolicy ?? 'liaocheng-2023';
+    if (!this.packs.has(this.defaultPolicy)) throw new Error(`default policy pack ${this.defaultPolicy} is not loaded (have: ${[...this.packs.keys()].join(', ')})`);
+    const conn = o.influx;
+    this.query = o.query ?? (conn ? (q) => influxQuery(conn, q) : async () => []);
+    this.maxAge = o.healthMaxAgeMs ?? 15 * 60_000;
+  }
+
+  start(): void {
+    const every = this.o.refreshIntervalMs ?? 30_000;
+    if (every > 0 && !this.timer) {
+      this.timer = setInterval(() => void this.refreshAll().catch((err: Error) => this.o.log?.warn({ err: err.message }, 'compliance refresh failed')), every);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  policy(id: string): Policy {
+    let p = this.policies.get(id);
+    if (!p) {
+      p = resolvePolicy(this.packs, id);
+      this.policies.set(id, p);
+    }
+    return p;
+  }
+
+  private registry(): ProfileRegistry {
+    this.profiles ??= loadProfiles().registry;
+    return this.profiles;
+  }
+
+  async policyFor(school: School, settings?: SchoolSettings): Promise<Policy> {
+    const s = settings ?? (await this.campus.getSettings(school.code));
+    const county = s.policyPack ? undefined : (await this.campus.countyPolicies()).get(school.countyCode);
+    const id = s.policyPack ?? county ?? this.defaultPolicy;
+    return this.policy(this.packs.has(id) ? id : this.defaultPolicy);
+  }
+
+  levelOf(policy: Policy, a: PlanKeyArea): DensityLevel {
+    if (a.requiredLevel) return a.requiredLevel;
+    const t = policy.keyAreaTypes.find((k) => k.type === (PACK_TYPE_OF[a.type] ?? a.type));
+    return t?.requiredLevel ?? DEFAULT_REQUIRED_LEVEL;
+  }
+
+  obligationOf(policy: Policy, a: PlanKeyArea): 'required' | 'recommended' {
+    const t = policy.keyAreaTypes.find((k) => k.type === (PACK_TYPE_OF[a.type] ?? a.type));
+    if (t) return t.obligation;
+    return KEY_AREA_TYPES[a.type].video === 'required' ? 'required' : 'recommended';
+  }
+
+  /** Serialises work per school (a refresh and a request must not update one SchoolCoverage at once). */
+  private locked<T>(code: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(code) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.locks.set(
+      code,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  private async devices(code: string): Promise<DeviceRow[]> {
+    return this.o.db.query<DeviceRow>(
+      `SELECT agent_id AS "agentId", device_id AS "deviceId", kind, profile, attributes, state, placement, last_seen AS "lastSeen", gone_at AS "goneAt"
+       FROM devices WHERE school_code = $1 AND state IN ('enrolled', 'discovered', 'seen') ORDER BY agent_id, device_id`,
+      [code],
+    );
+  }
+
+  private async agentsOnline(code: string): Promise<Set<string>> {
+    return new Set((await this.o.inventory.listAgents(code)).filter((a) => a.state === 'online').map((a) => a.agentId));
+  }
+
+  /** Enrolled cameras as coverage inputs, with their status. */
+  private async cameraInputs(school: School, frame: PlanFrame): Promise<{ cameras: Camera[]; status: CameraStatus[] }> {
+    const [devices, online, health] = await Promise.all([this.devices(school.code), this.agentsOnline(school.code), latestCameraHealth(this.query, school.code, this.maxAge)]);
+    const lf = localFrameOf(frame);
+    const cameras: Camera[] = [];
+    const status: CameraStatus[] = [];
+    for (const d of devices) {
+      if (d.kind !== 'camera' || d.state !== 'enrolled') continue;
+      const id = `${d.agentId}/${d.deviceId}`;
+      const h = health.get(id);
+      const isOnline = online.has(d.agentId) && h !== undefined && h.step >= STREAM_UP_STEP;
+      const healthy = isOnline && h!.step >= HEALTHY_STEP;
+      let horizontalPixels = DEFAULT_HORIZONTAL_PIXELS;
+      let resolutionFrom: CameraStatus['resolutionFrom'] = 'default';
+      const attrW = Number(d.attributes.resolutionWidth ?? /^(\d+)x\d+$/.exec(String(d.attributes.resolution ?? ''))?.[1]);
+      if (h?.resolutionWidth) {
+        horizontalPixels = h.resolutionWidth;
+        resolutionFrom = 'camera_health';
+      } else if (Number.isFinite(attrW) && attrW > 0) {
+        horizontalPixels = attrW;
+        resolutionFrom = 'onvif-attributes';
+      }
+      const cam = d.placement?.camera;
+      const pos = d.placement?.position;
+      const st: CameraStatus = { id, agentId: d.agentId, deviceId: d.deviceId, online: isOnline, healthy, step: h?.step ?? null, horizontalPixels, resolutionFrom, hfovDeg: cam?.hfovDeg ?? null, position: null };
+      status.push(st);
+      if (!cam || !pos) {
+        st.problem = 'no camera placement';
+        continue;
+      }
+      let xy: { x: number; y: number };
+      if ('x' in pos) xy = { x: pos.x, y: pos.y };
+      else if (lf) xy = lf.toLocal(pos);
+      else {
+        st.problem = 'placed by lon/lat but the campus plan is not georeferenced';
+        continue;
+      }
+      st.position = { x: round(xy.x, 3), y: round(xy.y, 3) };
+      const optics = cam.hfovDeg !== undefined ? { hfovDeg: cam.hfovDeg } : cam.focalLengthMm !== undefined && cam.sensorWidthMm !== undefined ? { focalLengthMm: cam.focalLengthMm, sensorWidthMm: cam.sensorWidthMm } : null;
+      if (!optics) {
+        st.problem = 'no field of view (hfovDeg or lens)';
+        continue;
+      }
+      cameras.push({
+        id,
+        x: xy.x,
+        y: xy.y,
+        headingDeg: cam.headingDeg,
+        horizontalPixels,
+        ...(cam.mountHeightM !== undefined ? { mountHeightM: cam.mountHeightM } : {}),
+        ...(cam.tiltDeg !== undefined ? { tiltDeg: cam.tiltDeg } : {}),
+        online: isOnline,
+        healthy,
+        ...optics,
+      });
+    }
+    return { cameras, status };
+  }
+
+  /**
+   * Brings one school's coverage up to date: rebuilt when its plan or policy changed, otherwise
+   * only the cameras whose placement or status changed are updated (`SchoolCoverage.updateCamera`).
+   * Publishes and records what changed. Null when the school has no campus plan.
+   */
+  refreshSchool(code: string): Promise<SchoolState | null> {
+    return this.locked(code, () => this.refreshUnlocked(code));
+  }
+
+  private async refreshUnlocked(code: string): Promise<SchoolState | null> {
+    const school = await this.o.inventory.getSchool(code);
+    const plan = school ? await this.campus.getPlan(code) : null;
+    if (!school || !plan) {
+      this.states.delete(code);
+      return null;
+    }
+    const policy = await this.policyFor(school);
+    const key = `${plan.updatedAt.getTime()}|${policy.id}`;
+    const { cameras, status } = await this.cameraInputs(school, plan.frame);
+    const now = new Date().toISOString();
+    let st = this.states.get(code);
+    let changedAreas: string[] = [];
+    const statusChanges: CameraStatus[] = [];
+    if (!st || st.key !== key) {
+      const areas: KeyArea[] = plan.keyAreas.map((a) => ({ id: a.id, name: a.name, type: a.type, polygon: a.polygon, requiredLevel: this.levelOf(policy, a) }));
+      const fullThreshold = Number(policy.rules.find((r) => r.kind === 'key-area-coverage')?.params.fullAreaShare ?? 0.999);
+      const coverage = new SchoolCoverage({ areas, obstacles: obstaclesOf(plan), cameras }, { fullThreshold });
+      st = {
+        key,
+        plan,
+        policy,
+        coverage,
+        inputs: new Map(cameras.map((c) => [c.id, JSON.stringify(c)])),
+        cameras: new Map(status.map((s) => [s.id, s])),
+        areaMeta: new Map(plan.keyAreas.map((a) => [a.id, { name: a.name, obligation: this.obligationOf(policy, a) }])),
+      };
+      this.states.set(code, st);
+      changedAreas = areas.map((a) => a.id);
+    } else {
+      const touched = new Set<string>();
+      const seen = new Set<string>();
+      for (const c of cameras) {
+        seen.add(c.id);
+        const json = JSON.stringify(c);
+        if (st.inputs.get(c.id) === json) continue;
+        for (const a of st.coverage.updateCamera(c)) touched.add(a);
+        st.inputs.set(c.id, json);
+      }
+      for (const id of [...st.inputs.keys()]) {
+        if (seen.has(id)) continue;
+        for (const a of st.coverage.removeCamera(id)) touched.add(a);
+        st.inputs.delete(id);
+      }
+      for (const s of status) {
+        const before = st.cameras.get(s.id);
+        if (before && (before.online !== s.online || before.healthy !== s.healthy || before.step !== s.step)) statusChanges.push(s);
+      }
+      st.cameras = new Map(status.map((s) => [s.id, s]));
+      changedAreas = [...touched];
+    }
+    for (const s of statusChanges)
+      this.o.events?.publish({ type: 'device-status', school: code, county: school.countyCode, agentId: s.agentId, deviceId: s.deviceId, kind: 'camera', online: s.online, healthy: s.healthy, ...(s.step !== null ? { step: s.step } : {}), at: now });
+    if (changedAreas.length) {
+      const r = st.coverage.result();
+      this.o.events?.publish({ type: 'coverage-changed', school: code, county: school.countyCode, areas: changedAreas.sort(), fullyCoveredShare: r.fullyCoveredShare, weightedCoverage: r.weightedCoverage, at: now });
+      await this.record(school, st, changedAreas);
+    }
+    return st;
+  }
+
+  /** Coverage history: one `coverage` point per changed key area and one for the school. */
+  private async record(school: School, st: SchoolState, areaIds: string[]): Promise<void> {
+    if (!this.o.sink) return;
+    const ts = Date.now();
+    const r = st.coverage.result();
+    const lines = [
+      pointToLine({
+        measurement: 'coverage',
+        tags: { scope: 'school', school: school.code, county: school.countyCode, policy: st.policy.id },
+        fields: { fullyCoveredShare: r.fullyCoveredShare, weightedCoverage: r.weightedCoverage, weightedAnyCoverage: r.weightedAnyCoverage, weightedIfAllHealthy: r.weightedIfAllHealthy, keyAreas: r.areas.length },
+        timestampMs: ts,
+      }),
+    ];
+    for (const id of areaIds) {
+      const a = st.coverage.areaResult(id);
+      if (!a) continue;
+      lines.push(
+        pointToLine({
+          measurement: 'coverage',
+          tags: { scope: 'area', school: school.code, county: school.countyCode, area: a.areaId, type: a.type, level: a.requiredLevel },
+          fields: { coveredShare: a.coveredShare, anyShare: a.anyShare, ifAllHealthyShare: a.ifAllHealthyShare, blindSpotM2: a.blindSpotM2, fullyCovered: a.fullyCovered },
+          timestampMs: ts,
+        }),
+      );
+    }
+    try {
+      await this.o.sink.write(lines);
+    } catch (err) {
+      this.o.log?.warn({ err: (err as Error).message, school: school.code }, 'could not record coverage history');
+    }
+  }
+
+  async refreshAll(): Promise<void> {
+    for (const code of await this.campus.schoolsWithPlans()) await this.refreshSchool(code);
+  }
+
+  async coverage(code: string): Promise<CoverageReport | null> {
+    const st = await this.refreshSchool(code);
+    if (!st) return null;
+    const school = (await this.o.inventory.getSchool(code))!;
+    const r = st.coverage.result();
+    const lf = localFrameOf(st.plan.frame);
+    return {
+      school: { code, name: school.name, countyCode: school.countyCode },
+      frame: st.plan.frame,
+      policy: { id: st.policy.id, version: st.policy.version },
+      computedAt: new Date().toISOString(),
+      threshold: r.threshold,
+      fullyCoveredShare: round(r.fullyCoveredShare),
+      weightedCoverage: round(r.weightedCoverage),
+      weightedAnyCoverage: round(r.weightedAnyCoverage),
+      weightedIfAllHealthy: round(r.weightedIfAllHealthy),
+      areas: r.areas.map((a) => this.areaReport(st, a, lf)),
+      cameras: [...st.cameras.values()],
+    };
+  }
+
+  private areaReport(st: SchoolState, a: AreaCoverage, lf: ReturnType<typeof localFrameOf>): AreaReport {
+    const meta = st.areaMeta.get(a.areaId);
+    return {
+      id: a.areaId,
+      name: meta?.name ?? a.areaId,
+      type: a.type,
+      typeName: KEY_AREA_TYPES[a.type].zh,
+      obligation: meta?.obligation ?? 'required',
+      requiredLevel: a.requiredLevel,
+      requiredPpm: PPM_LEVELS[a.requiredLevel],
+      areaM2: round(a.areaM2, 2),
+      coveredShare: round(a.coveredShare),
+      anyShare: round(a.anyShare),
+      ifAllHealthyShare: round(a.ifAllHealthyShare),
+      fullyCovered: a.fullyCovered,
+      blindSpotM2: round(a.blindSpotM2, 2),
+      blindSpots: a.blindSpots.map((p) => polygonToGeoJson(p, lf)),
+      cameraIds: a.cameraIds,
+    };
+  }
+
+  async campusGeoJson(code: string): Promise<CampusFeatureCollection | null> {
+    const plan = await this.campus.getPlan(code);
+    const school = await this.o.inventory.getSchool(code);
+    if (!plan || !school) return null;
+    const policy = await this.policyFor(school);
+    return campusToGeoJson(plan, (a) => this.levelOf(policy, a));
+  }
+
+  /** Every rule of the school's policy, judged. */
+  async compliance(code: string): Promise<SchoolCompliance | null> {
+    const school = await this.o.inventory.getSchool(code);
+    if (!school) return null;
+    const settings = await this.campus.getSettings(code);
+    const policy = await this.policyFor(school, settings);
+    const st = await this.refreshSchool(code);
+    const devices = await this.devices(code);
+    const reach = await latestReachable(this.query, code, this.maxAge);
+    const online = await this.agentsOnline(code);
+    const isUp = (d: DeviceRow) => online.has(d.agentId) && !d.goneAt && (reach.get(`${d.agentId}/${d.deviceId}`) ?? Date.now() - d.lastSeen.getTime() < this.maxAge);
+
+    // uplink: from SNMP interface data
+    const util = policy.rules.find((r) => r.kind === 'uplink-utilisation');
+    const windowHours = Number(util?.params.windowHours ?? 168);
+    const satShare = Number(util?.params.saturationShare ?? 0.95);
+    const switches = devices.filter((d) => d.kind === 'switch').map((d) => ({ deviceId: d.deviceId, kind: d.kind, sysName: typeof d.attributes.sysName === 'string' ? d.attributes.sysName : undefined }));
+    const choice = await chooseUplink(this.query, code, settings.uplink, switches, windowHours);
+    const uplink = choice ? await measureUplink(this.query, code, choice, windowHours, satShare) : null;
+
+    // IPv6: discovered addresses; incapable by profile capability
+    const live = devices.filter((d) => !d.goneAt);
+    const reg = this.registry();
+    let withGlobal = 0, incapable = 0;
+    for (const d of live) {
+      const addrs = String(d.attributes.ipv6 ?? '').split(/[,\s]+/).filter(Boolean);
+      if (addrs.some(isGlobalIpv6)) withGlobal++;
+      if (d.profile && reg.get(d.profile)?.capabilities.ipv6 === false) incapable++;
+    }
+
+    const enrolled = devices.filter((d) => d.state === 'enrolled');
+    const displays = enrolled.filter((d) => d.kind === 'display');
+    const boards = enrolled.filter((d) => d.kind === 'class-board');
+    const aps = devices.filter((d) => d.kind === 'ap' && !d.goneAt);
+    const cov = st?.coverage.result();
+    const cams = st ? [...st.cameras.values()] : [];
+    const facts: SchoolFacts = {
+      uplink: {
+        ...(uplink?.capacityMbps !== undefined ? { measuredCapacityMbps: uplink.capacityMbps } : {}),
+        ...(school.contractedUplinkMbps !== null ? { contractedMbps: school.contractedUplinkMbps } : {}),
+        ...(uplink?.p95Mbps !== undefined ? { p95Mbps: uplink.p95Mbps } : {}),
+        ...(uplink?.peakMbps !== undefined ? { peakMbps: uplink.peakMbps } : {}),
+        ...(uplink?.saturationMinutes !== undefined ? { saturationMinutes: uplink.saturationMinutes } : {}),
+      },
+      ...(live.length ? { ipv6: { devices: live.length, withGlobal, incapable } } : {}),
+      ...(settings.classrooms !== null ? { classrooms: settings.classrooms } : {}),
+      ...(displays.length ? { displays: { total: displays.length, working: displays.filter(isUp).length } } : {}),
+      ...(boards.length ? { classBoards: boards.length } : {}),
+      ...(aps.length ? { aps: { total: aps.length, online: aps.filter(isUp).length } } : {}),
+      ...(cov && st
+        ? { keyAreas: cov.areas.map((a) => ({ id: a.areaId, name: st.areaMeta.get(a.areaId)?.name ?? a.areaId, type: a.type, required: st.areaMeta.get(a.areaId)?.obligation === 'required', coveredShare: a.coveredShare })) }
+        : {}),
+    };
+    const rules = rulesFor(policy, { countyCode: school.countyCode, type: school.type, ownership: school.ownership, people: school.studentCount + school.staffCount });
+    const findings = evaluate(rules, facts).map((f) => ({ ...f, citation: citationOf(f.sources) }));
+    return {
+      school: { code, name: school.name, countyCode: school.countyCode, type: school.type, ownership: school.ownership },
+      policy: { id: policy.id, version: policy.version, title: policy.title },
+      computedAt: new Date().toISOString(),
+      findings,
+      facts: {
+        uplink,
+        contractedUplinkMbps: school.contractedUplinkMbps,
+        ipv6: { devices: live.length, withGlobal, incapable, share: live.length ? round(withGlobal / live.length) : null },
+        classrooms: settings.classrooms,
+        displays: { total: displays.length, working: displays.filter(isUp).length },
+        classBoards: boards.length,
+        aps: { total: aps.length, online: aps.filter(isUp).length },
+        cameras: { total: cams.length, online: cams.filter((c) => c.online).length, healthy: cams.filter((c) => c.healthy).length },
+        keyAreas: {
+          total: cov?.areas.length ?? 0,
+          fullyCovered: cov?.areas.filter((a) => a.fullyCovered).length ?? 0,
+          weightedCoverage: cov && cov.areas.length ? round(cov.weightedCoverage) : null,
+          weightedIfAllHealthy: cov && cov.areas.length ? round(cov.weightedIfAllHealthy) : null,
+        },
+      },
+    };
+  }
+}
