@@ -11,6 +11,7 @@ import { InfluxWriter } from './telemetry/influx-writer.ts';
 import { FileLineSink } from './telemetry/file-sink.ts';
 import type { TelemetrySink } from './telemetry/sink.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { LatestReadings } from './ingest/latest.ts';
 import { buildApi } from './api/app.ts';
 import { EventBus } from './api/events.ts';
 import { ComplianceService } from './compliance/service.ts';
@@ -100,7 +101,33 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     await sink.ensureDatabase().catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not create the InfluxDB database now; writes will retry'));
   }
   const password = cfg.mqttPassword ?? (await store.inventory.addServiceAccount(cfg.mqttUsername)).password;
-  const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, username: cfg.mqttUsername, password, schools: cfg.schools, holeTimeoutMs: cfg.holeTimeoutMs, inventory: store.inventory, sink, logger: cfg.logger });
+  const latest = new LatestReadings();
+  // A camera's health step changed: recompute that school's coverage (at most once per second).
+  const pending = new Map<string, NodeJS.Timeout>();
+  const recompute = (school: string): void => {
+    if (pending.has(school)) return;
+    pending.set(
+      school,
+      setTimeout(() => {
+        pending.delete(school);
+        void compliance.refreshSchool(school).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not recompute coverage'));
+      }, 1_000),
+    );
+  };
+  const ingest = new Ingest({
+    mqttUrl: cfg.mqttUrl,
+    username: cfg.mqttUsername,
+    password,
+    schools: cfg.schools,
+    holeTimeoutMs: cfg.holeTimeoutMs,
+    inventory: store.inventory,
+    sink,
+    logger: cfg.logger,
+    latest,
+    onHealthChange: (school, _agent, _device, measurement) => {
+      if (measurement === 'camera_health') recompute(school);
+    },
+  });
   const apiToken = resolveApiToken(cfg.dataDir, cfg.apiToken);
   const events = new EventBus();
   const compliance = new ComplianceService({
@@ -108,6 +135,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     inventory: store.inventory,
     sink,
     events,
+    latest,
     influx: cfg.influxUrl ? { url: cfg.influxUrl, db: cfg.influxDb, user: cfg.influxUser, password: cfg.influxPassword, token: cfg.influxToken } : undefined,
     defaultPolicy: cfg.policyPack,
     refreshIntervalMs: cfg.complianceRefreshMs,
@@ -138,6 +166,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     compliance,
     events,
     async close() {
+      for (const t of pending.values()) clearTimeout(t);
       compliance.stop();
       await ingest.stop();
       await app.close();

@@ -23,6 +23,7 @@ import { loadPacks, resolvePolicy, rulesFor, type Policy } from './policy/packs.
 import type { PolicyPack } from './policy/schema.ts';
 import { evaluate, type Finding, type SchoolFacts } from './policy/rules.ts';
 import { chooseUplink, isGlobalIpv6, latestCameraHealth, latestReachable, measureUplink, type QueryFn, type UplinkMeasurement } from './telemetry-facts.ts';
+import type { LatestReadings } from '../ingest/latest.ts';
 
 /**
  * Horizontal pixels assumed when neither the camera's health reading nor its discovered ONVIF
@@ -43,6 +44,8 @@ export interface ComplianceOptions {
   influx?: InfluxConnection;
   /** Or any InfluxQL runner (tests); wins over `influx`. */
   query?: QueryFn;
+  /** Ingest's latest readings: camera health and reachability without a query (and without InfluxDB). */
+  latest?: LatestReadings;
   events?: EventBus;
   /** Bureau-wide policy pack (a county or school may override it). */
   defaultPolicy?: string;
@@ -248,7 +251,7 @@ export class ComplianceService {
 
   /** Enrolled cameras as coverage inputs, with their status. */
   private async cameraInputs(school: School, frame: PlanFrame): Promise<{ cameras: Camera[]; status: CameraStatus[] }> {
-    const [devices, online, health] = await Promise.all([this.devices(school.code), this.agentsOnline(school.code), latestCameraHealth(this.query, school.code, this.maxAge)]);
+    const [devices, online, health] = await Promise.all([this.devices(school.code), this.agentsOnline(school.code), latestCameraHealth(this.query, school.code, this.maxAge, this.o.latest)]);
     const lf = localFrameOf(frame);
     const cameras: Camera[] = [];
     const status: CameraStatus[] = [];
@@ -469,7 +472,7 @@ export class ComplianceService {
     const policy = await this.policyFor(school, settings);
     const st = await this.refreshSchool(code);
     const devices = await this.devices(code);
-    const reach = await latestReachable(this.query, code, this.maxAge);
+    const reach = await latestReachable(this.query, code, this.maxAge, this.o.latest);
     const online = await this.agentsOnline(code);
     const isUp = (d: DeviceRow) => online.has(d.agentId) && !d.goneAt && (reach.get(`${d.agentId}/${d.deviceId}`) ?? Date.now() - d.lastSeen.getTime() < this.maxAge);
 

@@ -9,6 +9,7 @@
  * (a core switch carries the school's uplink; access switches' uplinks point at the core).
  */
 import type { Series } from '../telemetry/influx-query.ts';
+import type { LatestReadings } from '../ingest/latest.ts';
 
 export type QueryFn = (q: string) => Promise<Series[]>;
 
@@ -116,8 +117,21 @@ export interface CameraHealthSample {
   resolutionWidth?: number;
 }
 
-/** Latest `camera_health` per device of a school within `maxAgeMs` (older = no data). */
-export async function latestCameraHealth(query: QueryFn, school: string, maxAgeMs: number): Promise<Map<string, CameraHealthSample>> {
+/**
+ * Latest `camera_health` per device of a school within `maxAgeMs` (older = no data): from ingest's
+ * in-memory latest readings when it holds that school, else from InfluxDB (e.g. after a restart).
+ */
+export async function latestCameraHealth(query: QueryFn, school: string, maxAgeMs: number, latest?: LatestReadings): Promise<Map<string, CameraHealthSample>> {
+  const held = latest?.latest(school, 'camera_health', maxAgeMs);
+  if (held && held.size > 0) {
+    const out = new Map<string, CameraHealthSample>();
+    for (const [key, s] of held) {
+      const step = Number(s.metrics.step);
+      const w = Number(s.metrics.resolutionWidth);
+      if (Number.isFinite(step)) out.set(key, { step, ...(Number.isFinite(w) && w > 0 ? { resolutionWidth: w } : {}) });
+    }
+    return out;
+  }
   const r = rowsOf(
     await query(`SELECT last("step") AS step, last("resolutionWidth") AS width FROM "camera_health" WHERE "school" = ${lit(school)} AND time > now() - ${Math.max(1, Math.round(maxAgeMs / 1000))}s GROUP BY "agent", "device"`),
   );
@@ -132,7 +146,9 @@ export async function latestCameraHealth(query: QueryFn, school: string, maxAgeM
 }
 
 /** Latest `device {reachable}` per device of a school within `maxAgeMs`, keyed agent/device. */
-export async function latestReachable(query: QueryFn, school: string, maxAgeMs: number): Promise<Map<string, boolean>> {
+export async function latestReachable(query: QueryFn, school: string, maxAgeMs: number, latest?: LatestReadings): Promise<Map<string, boolean>> {
+  const held = latest?.latest(school, 'device', maxAgeMs);
+  if (held && held.size > 0) return new Map([...held].map(([key, s]) => [key, s.metrics.reachable === true]));
   const r = rowsOf(await query(`SELECT last("reachable") AS ok FROM "device" WHERE "school" = ${lit(school)} AND time > now() - ${Math.max(1, Math.round(maxAgeMs / 1000))}s GROUP BY "agent", "device"`));
   return new Map(r.map((x) => [`${String(x.agent)}/${String(x.device)}`, x.ok === true]));
 }

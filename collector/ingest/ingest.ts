@@ -17,6 +17,7 @@ import {
   type CommandName,
   type DeviceDecision,
   type ParsedTopic,
+  type Reading,
 } from '../../protocol/index.ts';
 import { LineProtocolError, readingToLine, pointToLine } from '../telemetry/line-protocol.ts';
 import { SinkBufferFullError, type TelemetrySink } from '../telemetry/sink.ts';
@@ -24,6 +25,7 @@ import type { Inventory } from '../store/index.ts';
 import { AgentTracker, type AgentState } from './agent-tracker.ts';
 import { newCounters, type IngestCounters, type RejectReasonCode } from './counters.ts';
 import { ThrottledLog, type Logger } from '../log.ts';
+import { LatestReadings } from './latest.ts';
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -43,6 +45,10 @@ export interface IngestOptions {
   persistIntervalMs?: number;
   /** How long a missing sequence number may stay missing, once later ones arrived, before it counts as lost. */
   holeTimeoutMs?: number;
+  /** Latest readings of a few measurements, kept for the compliance service. */
+  latest?: LatestReadings;
+  /** A camera's health step (or a device's reachability) changed. */
+  onHealthChange?: (school: string, agent: string, device: string, measurement: string) => void;
 }
 
 export interface IngestStatus {
@@ -245,6 +251,7 @@ export class Ingest {
       try {
         lines.push(readingToLine(r, { ...tags, kind }));
         agent.sightings.set(r.device, now);
+        this.noteLatest(topic, r);
       } catch (err) {
         if (!(err instanceof LineProtocolError)) throw err;
         this.reject('bad-reading', `${topic.schoolCode}/${topic.agentId}/${r.device}`, err.message);
@@ -253,6 +260,16 @@ export class Ingest {
     await this.writeLines(lines);
     this.counters.readingsAccepted += lines.length;
     this.applied(agent, m.seq);
+  }
+
+  private noteLatest(topic: ParsedTopic, r: Reading): void {
+    const latest = this.opts.latest;
+    if (!latest || !LatestReadings.tracks(r.measurement)) return;
+    const prev = latest.record(topic.schoolCode, topic.agentId, r);
+    const key = r.measurement === 'camera_health' ? 'step' : 'reachable';
+    if (prev?.metrics[key] !== r.metrics[key] && prev !== undefined && prev.ts <= r.ts) {
+      this.opts.onHealthChange?.(topic.schoolCode, topic.agentId, r.device, r.measurement);
+    }
   }
 
   private async writeLines(lines: string[]): Promise<void> {
