@@ -113,14 +113,17 @@ export const Match = Type.Object(
 );
 
 // ---------------------------------------------------------------- poll resources
-export const SNMP_TYPES = ['integer', 'gauge32', 'counter32', 'counter64', 'timeticks', 'string', 'hex', 'mac', 'oid', 'ipaddress'] as const;
+export const SNMP_TYPES = ['integer', 'gauge32', 'counter32', 'counter64', 'timeticks', 'string', 'hex', 'mac', 'octets', 'oid', 'ipaddress'] as const;
 export type SnmpValueType = (typeof SNMP_TYPES)[number];
 
 export const SnmpAddress = Type.Object(
   {
     oid: Type.Optional(Oid('full instance OID of a scalar, e.g. 1.3.6.1.2.1.1.3.0 (sysUpTime.0)')),
     column: Type.Optional(Oid('table column OID without index, e.g. 1.3.6.1.2.1.31.1.1.1.6 (ifHCInOctets)')),
-    type: Literals(SNMP_TYPES, 'expected varbind type: string/hex/mac are OctetStrings shown as text, hex or MAC address'),
+    type: Literals(
+      SNMP_TYPES,
+      'expected varbind type: string/hex/mac are OctetStrings shown as text, hex or MAC address; octets shows printable text as text, six other octets as a MAC address, anything else as hex (LLDP chassis and port ids)',
+    ),
   },
   { ...strict, description: 'exactly one of oid (scalar groups) or column (table groups)' },
 );

@@ -450,7 +450,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
       const existing = pollers.get(t.id);
       if (t.source === 'config') {
         if (existing instanceof DevicePoller) existing.update(t.target);
-        else pollers.set(t.id, new DevicePoller(t.target, registry));
+        else pollers.set(t.id, new DevicePoller(t.target, registry, sourceCtx.credentials));
       } else if (existing) {
         t.source.updatePoller(t.id, existing);
       } else {

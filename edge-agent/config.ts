@@ -16,9 +16,11 @@ import { expandTargets as expandOnvifTargets } from './onvif/discovery.ts';
 
 const SnmpOptions = Type.Object(
   {
-    // YAML reads `version: 1` as a number and `2c` as a string: accept both spellings of v1
-    version: Type.Union([Type.Literal('1'), Type.Literal(1), Type.Literal('2c')], { default: '2c' }),
+    // YAML reads `version: 1` as a number and `2c` as a string: accept both spellings of v1 (and v3)
+    version: Type.Union([Type.Literal('1'), Type.Literal(1), Type.Literal('2c'), Type.Literal('3'), Type.Literal(3)], { default: '2c' }),
     community: Type.String({ minLength: 1, maxLength: 64, default: 'public' }),
+    /** SNMPv3: the name of a user in the credential store's `snmpV3` section (its keys stay there); implies version 3 */
+    v3User: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.@-]{1,32}$' })),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
     retries: Type.Integer({ minimum: 0, maximum: 10, default: 1 }),
   },
@@ -45,8 +47,13 @@ export const SnmpDiscoveryConfig = Type.Object(
   {
     /** hosts, addresses or CIDR ranges (at most 1024 addresses each), optional :port or :low-high */
     targets: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 256 }),
-    /** v2c communities tried in order; the first that answers is kept for polling */
-    communities: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 16, default: ['public'] }),
+    /** v2c communities tried in order; the first that answers is kept for polling ([] = SNMPv3 only) */
+    communities: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 16, default: ['public'] }),
+    /**
+     * SNMPv3 users tried after the communities, in order: names of users in the credential store's
+     * `snmpV3` section. A device remembers the name that answered and is polled with it.
+     */
+    v3Users: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.@-]{1,32}$' }), { maxItems: 16 })),
     /** per probe (host:port × community) */
     timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
     retries: Type.Integer({ minimum: 0, maximum: 5, default: 0 }),
@@ -210,7 +217,12 @@ export function parseAgentConfig(obj: unknown, baseDir = process.cwd()): AgentCo
     ids.add(d.id);
     const port = /:(\d+)$/.exec(d.address)?.[1];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) issues.push(`/devices/${i}/address port ${port} out of range`);
+    // a named SNMPv3 user means version 3; version 3 needs one
+    if (d.snmp.v3User !== undefined) d.snmp.version = '3';
+    else if (d.snmp.version === '3' || d.snmp.version === 3) issues.push(`/devices/${i}/snmp/v3User SNMPv3 needs the name of a user in the credential store's snmpV3 section`);
   });
+  const sd = cfg.discovery?.snmp;
+  if (sd && sd.communities.length === 0 && (sd.v3Users ?? []).length === 0) issues.push('/discovery/snmp needs at least one community or v3Users entry');
   cfg.discovery?.snmp?.targets.forEach((t, i) => {
     try {
       parseTarget(t);

@@ -18,7 +18,16 @@
  *   - match: "*"                 # anything (put it last)
  *     username: admin
  *     password: "…"
+ * snmpV3:                        # SNMPv3 users, named from the agent config (discovery.snmp.v3Users,
+ *   - name: campus               # devices[].snmp.v3User); tried by name, never matched by address
+ *     level: authPriv            # noAuthNoPriv | authNoPriv | authPriv
+ *     authProtocol: sha          # sha | sha256 | md5
+ *     authKey: "…"               # or authKeyFile (read at load, relative to the store file)
+ *     privProtocol: aes          # aes | des
+ *     privKey: "…"               # or privKeyFile
  * ```
+ *
+ * Either list may be left out, not both.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -46,6 +55,52 @@ export class Credentials {
   }
   toString(): string {
     return `Credentials(${this.username}, [redacted])`;
+  }
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+export type SnmpV3Level = 'noAuthNoPriv' | 'authNoPriv' | 'authPriv';
+export type SnmpV3AuthProtocol = 'sha' | 'sha256' | 'md5';
+export type SnmpV3PrivProtocol = 'aes' | 'des';
+const V3_LEVELS: readonly string[] = ['noAuthNoPriv', 'authNoPriv', 'authPriv'];
+const V3_AUTH: readonly string[] = ['sha', 'sha256', 'md5'];
+const V3_PRIV: readonly string[] = ['aes', 'des'];
+
+/**
+ * An SNMPv3 (USM) user whose keys will not print: discovery and the poller keep only its `name`
+ * (a reference), and `reveal()` is called only where a session is opened.
+ */
+export class SnmpV3User {
+  readonly name: string;
+  readonly level: SnmpV3Level;
+  readonly authProtocol: SnmpV3AuthProtocol | undefined;
+  readonly privProtocol: SnmpV3PrivProtocol | undefined;
+  readonly #authKey: string | undefined;
+  readonly #privKey: string | undefined;
+  constructor(u: { name: string; level: SnmpV3Level; authProtocol?: SnmpV3AuthProtocol; authKey?: string; privProtocol?: SnmpV3PrivProtocol; privKey?: string }) {
+    this.name = u.name;
+    this.level = u.level;
+    this.authProtocol = u.level === 'noAuthNoPriv' ? undefined : u.authProtocol;
+    this.privProtocol = u.level === 'authPriv' ? u.privProtocol : undefined;
+    this.#authKey = u.level === 'noAuthNoPriv' ? undefined : u.authKey;
+    this.#privKey = u.level === 'authPriv' ? u.privKey : undefined;
+  }
+  /** The keys themselves: use only to open an SNMP session. */
+  reveal(): { authKey?: string; privKey?: string } {
+    return { ...(this.#authKey !== undefined ? { authKey: this.#authKey } : {}), ...(this.#privKey !== undefined ? { privKey: this.#privKey } : {}) };
+  }
+  toJSON(): Record<string, string> {
+    return {
+      name: this.name,
+      level: this.level,
+      ...(this.authProtocol ? { authProtocol: this.authProtocol, authKey: '[redacted]' } : {}),
+      ...(this.privProtocol ? { privProtocol: this.privProtocol, privKey: '[redacted]' } : {}),
+    };
+  }
+  toString(): string {
+    return `SnmpV3User(${this.name}, ${this.level}, [redacted])`;
   }
   [inspect.custom](): string {
     return this.toString();
@@ -143,8 +198,19 @@ export function compileAddressPattern(pattern: string): Matcher {
 
 export class CredentialStore {
   readonly #entries: Entry[];
-  constructor(entries: Entry[] = []) {
+  readonly #v3 = new Map<string, SnmpV3User>();
+  constructor(entries: Entry[] = [], snmpV3: readonly SnmpV3User[] = []) {
     this.#entries = entries;
+    for (const u of snmpV3) this.#v3.set(u.name, u);
+  }
+
+  /** The SNMPv3 user of that name from the `snmpV3` section, if there is one. */
+  snmpV3User(name: string): SnmpV3User | undefined {
+    return this.#v3.get(name);
+  }
+  /** Names of the SNMPv3 users held (no keys). */
+  snmpV3Names(): string[] {
+    return [...this.#v3.keys()];
   }
 
   /** Credentials for a device at `host` (an IP address or name, IPv6 with or without brackets). */
@@ -161,17 +227,20 @@ export class CredentialStore {
     return this.#entries.length;
   }
 
-  toJSON(): { entries: number } {
-    return { entries: this.#entries.length };
+  toJSON(): { entries: number; snmpV3Users?: number } {
+    return { entries: this.#entries.length, ...(this.#v3.size > 0 ? { snmpV3Users: this.#v3.size } : {}) };
   }
 
   [inspect.custom](): string {
-    return `CredentialStore(${this.#entries.length} entries)`;
+    return `CredentialStore(${this.#entries.length} entries${this.#v3.size > 0 ? `, ${this.#v3.size} SNMPv3 users` : ''})`;
   }
 
   /** Builds a store from parsed file content; `baseDir` resolves `passwordFile`. Errors name the entry, never a secret. */
   static fromObject(doc: unknown, baseDir = '.'): CredentialStore {
-    const list = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>)['credentials'] : undefined;
+    const top = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
+    const v3list = top?.['snmpV3'];
+    if (v3list !== undefined && !Array.isArray(v3list)) throw new CredentialStoreError('credential store: "snmpV3" must be a list');
+    const list = top?.['credentials'] ?? (Array.isArray(v3list) ? [] : undefined);
     if (!Array.isArray(list)) throw new CredentialStoreError('credential store: expected a top-level "credentials" list');
     if (list.length > 10_000) throw new CredentialStoreError('credential store: more than 10000 entries');
     const entries: Entry[] = list.map((raw, i) => {
@@ -209,8 +278,60 @@ export class CredentialStore {
       }
       return { pattern, protocol: r.protocol as CredentialProtocol | undefined, match, credentials: new Credentials(r.username, password) };
     });
-    return new CredentialStore(entries);
+    return new CredentialStore(entries, snmpV3UsersFrom((v3list as unknown[] | undefined) ?? [], baseDir));
   }
+}
+
+/** Reads a key inline or from `<field>File`; errors name the field, never the key. */
+function secret(r: Record<string, unknown>, field: string, where: string, baseDir: string): string | undefined {
+  const fileField = `${field}File`;
+  let key: string | undefined;
+  if (typeof r[fileField] === 'string' && (r[fileField] as string).length > 0) {
+    const file = path.resolve(baseDir, r[fileField] as string);
+    try {
+      key = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new CredentialStoreError(`${where}/${fileField}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else if (typeof r[field] === 'string' || typeof r[field] === 'number') {
+    key = String(r[field]);
+  }
+  if (key !== undefined && (key.length < 8 || key.length > 1024)) throw new CredentialStoreError(`${where}/${field}: an SNMPv3 key must have 8-1024 characters`);
+  return key;
+}
+
+function snmpV3UsersFrom(list: unknown[], baseDir: string): SnmpV3User[] {
+  if (list.length > 1000) throw new CredentialStoreError('credential store: more than 1000 snmpV3 users');
+  const names = new Set<string>();
+  return list.map((raw, i) => {
+    const where = `snmpV3/${i}`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CredentialStoreError(`${where}: expected an object`);
+    const r = raw as Record<string, unknown>;
+    for (const k of Object.keys(r)) {
+      if (!['name', 'level', 'authProtocol', 'authKey', 'authKeyFile', 'privProtocol', 'privKey', 'privKeyFile'].includes(k)) throw new CredentialStoreError(`${where}: unknown field "${k}"`);
+    }
+    if (typeof r.name !== 'string' || !/^[A-Za-z0-9_.@-]{1,32}$/.test(r.name)) throw new CredentialStoreError(`${where}/name: expected 1-32 letters, digits or _.@-`);
+    if (names.has(r.name)) throw new CredentialStoreError(`${where}/name: duplicate SNMPv3 user "${r.name}"`);
+    names.add(r.name);
+    const level = r.level ?? 'authPriv';
+    if (typeof level !== 'string' || !V3_LEVELS.includes(level)) throw new CredentialStoreError(`${where}/level: expected one of ${V3_LEVELS.join(', ')}`);
+    const authProtocol = r.authProtocol ?? 'sha';
+    const privProtocol = r.privProtocol ?? 'aes';
+    if (typeof authProtocol !== 'string' || !V3_AUTH.includes(authProtocol)) throw new CredentialStoreError(`${where}/authProtocol: expected one of ${V3_AUTH.join(', ')}`);
+    if (typeof privProtocol !== 'string' || !V3_PRIV.includes(privProtocol)) throw new CredentialStoreError(`${where}/privProtocol: expected one of ${V3_PRIV.join(', ')}`);
+    const authKey = secret(r, 'authKey', where, baseDir);
+    const privKey = secret(r, 'privKey', where, baseDir);
+    if (level !== 'noAuthNoPriv' && authKey === undefined) throw new CredentialStoreError(`${where}: level ${level} needs "authKey" or "authKeyFile"`);
+    if (level === 'authPriv' && privKey === undefined) throw new CredentialStoreError(`${where}: level authPriv needs "privKey" or "privKeyFile"`);
+    return new SnmpV3User({
+      name: r.name,
+      level: level as SnmpV3Level,
+      authProtocol: authProtocol as SnmpV3AuthProtocol,
+      privProtocol: privProtocol as SnmpV3PrivProtocol,
+      ...(authKey !== undefined ? { authKey } : {}),
+      ...(privKey !== undefined ? { privKey } : {}),
+    });
+  });
 }
 
 /** Loads a credential store file (`.json`, or YAML for anything else). */

@@ -6,7 +6,7 @@ import { startSimulatedSwitch, type SimulatedSwitch } from '../../simulator/snmp
 import { portCounters } from '../../simulator/snmp/traffic-model.ts';
 import { startSnmpd, type RunningSnmpd } from '../../edge-agent/snmp/snmpd-for-tests.ts';
 import { loadProfiles } from '../loader.ts';
-import { decodeIndex, dueGroups, pollSnmpProfile } from './snmp.ts';
+import { decodeIndex, dueGroups, octetsText, pollSnmpProfile } from './snmp.ts';
 import { RateState } from './rate.ts';
 import { evaluateHealth, MissedPolls } from './health.ts';
 
@@ -51,7 +51,8 @@ describe('SNMP engine against the simulated Huawei switch', () => {
         expect(m.inBitsPerSec).toBeUndefined(); // first poll: no rate yet
       }
       // the simulator has no IP-MIB, ENTITY-MIB, LLDP-MIB or Huawei MIB: empty tables, not failures
-      expect(a.readings.filter((r) => ['ipAddress', 'entity', 'lldpNeighbour', 'board'].includes(r.measurement))).toEqual([]);
+      expect(a.readings.filter((r) => ['ipAddress', 'entity', 'lldp_neighbour', 'board'].includes(r.measurement))).toEqual([]);
+      expect(a.errors.filter((e) => e.startsWith('neighbours'))).toEqual([]); // no LLDP-MIB: no rows, no error
 
       clock += 10_000;
       const b = await pollSnmpProfile(profile, s, { device: 'sw-1', rates, now, groups: ['interfaces'] });
@@ -87,6 +88,48 @@ describe('SNMP engine against the simulated Huawei switch', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('SNMP engine: LLDP neighbours from the simulated switch', () => {
+  let sw: SimulatedSwitch;
+  beforeAll(async () => {
+    sw = await startSimulatedSwitch({
+      sysName: 'acc-sw2',
+      sysObjectID: '1.3.6.1.4.1.25506.11.1.100',
+      interfaces: 8,
+      uplinkMbps: 1000,
+      neighbours: [
+        { localPort: 8, remoteSysName: 'core-sw1', remotePortId: 'ge-0/0/3', remoteChassisId: '02:ca:00:11:22:33', remotePortDesc: 'to acc-sw2' },
+        { localPort: 2, remoteSysName: 'ap-lobby', remotePortId: '02:ca:aa:bb:cc:dd', remoteChassisId: 'AP-SN-0042' },
+        { localPort: 2, remoteSysName: 'phone-7', remotePortId: 'port 1', remoteChassisId: '02:ca:aa:bb:cc:ee' },
+      ],
+    });
+  });
+  afterAll(() => sw.stop());
+
+  it('reads lldpRemTable as lldp_neighbour readings: localPort and remoteSysName tags, ids as strings', async () => {
+    const profile = registry.matchSnmp({ sysObjectID: '1.3.6.1.4.1.25506.11.1.100' })!;
+    expect(profile.chain).toContain('generic-snmp-switch');
+    const s = session(sw.port);
+    try {
+      const r = await pollSnmpProfile(profile, s, { device: 'acc-sw2', groups: ['neighbours'] });
+      expect(r.errors).toEqual([]);
+      allValid(r.readings);
+      expect(r.readings.filter((x) => x.measurement === 'lldp_neighbour').map(({ tags, metrics }) => ({ tags, metrics }))).toEqual([
+        { tags: { localPort: '2', remoteSysName: 'ap-lobby' }, metrics: { remoteChassisId: 'AP-SN-0042', remotePortId: '02:ca:aa:bb:cc:dd', remotePortDesc: '02:ca:aa:bb:cc:dd' } },
+        { tags: { localPort: '2', remoteSysName: 'phone-7' }, metrics: { remoteChassisId: '02:ca:aa:bb:cc:ee', remotePortId: 'port 1', remotePortDesc: 'port 1' } },
+        { tags: { localPort: '8', remoteSysName: 'core-sw1' }, metrics: { remoteChassisId: '02:ca:00:11:22:33', remotePortId: 'ge-0/0/3', remotePortDesc: 'to acc-sw2' } },
+      ]);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('octets: printable text as text, six other octets as a MAC, the rest as hex', () => {
+    expect(octetsText(Buffer.from('Gi1/0/24'))).toBe('Gi1/0/24');
+    expect(octetsText(Buffer.from([0x3c, 0x8c, 0x40, 0x00, 0x01, 0xff]))).toBe('3c:8c:40:00:01:ff');
+    expect(octetsText(Buffer.from([0xc0, 0xa8, 0x00, 0x01, 0x01]))).toBe('c0a8000101');
   });
 });
 

@@ -68,6 +68,19 @@ function octetText(value: Buffer): string {
   return value.toString('utf8').replace(/[\u0000-\u001f\u007f\ufffd]/g, '').trim().slice(0, 1024);
 }
 
+/**
+ * An identifier that may be text or binary (LLDP chassis/port ids): printable UTF-8 as text, six
+ * other octets as a MAC address (aa:bb:cc:dd:ee:ff), anything else as hex.
+ */
+export function octetsText(value: Buffer): string {
+  const b = value.subarray(0, 512);
+  const text = b.toString('utf8');
+  // eslint-disable-next-line no-control-regex
+  if (b.length > 0 && !/[\u0000-\u001f\u007f\ufffd]/.test(text)) return text.trim().slice(0, 1024) || b.toString('hex');
+  if (b.length === 6) return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return b.toString('hex');
+}
+
 function unsigned(vb: Varbind, type: number): number | undefined {
   return vb.type === type && typeof vb.value === 'number' && Number.isInteger(vb.value) && vb.value >= 0 && vb.value <= MAX_U32 ? vb.value : undefined;
 }
@@ -100,6 +113,8 @@ function rawValue(vb: Varbind, type: SnmpValueType): Raw | string {
       return want(vb.type === T.OctetString && Buffer.isBuffer(vb.value), () => ({ value: (vb.value as Buffer).subarray(0, 512).toString('hex') }));
     case 'mac':
       return want(vb.type === T.OctetString && Buffer.isBuffer(vb.value) && vb.value.length === 6, () => ({ value: [...(vb.value as Buffer)].map((x) => x.toString(16).padStart(2, '0')).join(':') }));
+    case 'octets':
+      return want(vb.type === T.OctetString && Buffer.isBuffer(vb.value), () => ({ value: octetsText(vb.value as Buffer) }));
     case 'oid':
       return want(vb.type === T.OID && typeof vb.value === 'string' && /^[0-9]+(\.[0-9]+)*$/.test(vb.value), () => ({ value: vb.value as string }));
     case 'ipaddress':

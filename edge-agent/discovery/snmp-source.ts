@@ -31,12 +31,28 @@ export function describeSnmp(t: PollTarget, source: 'config' | 'discovery', p: D
   if (fp?.sysObjectID) attributes.sysObjectID = fp.sysObjectID;
   if (fp?.sysName) attributes.sysName = fp.sysName.slice(0, 1024);
   if (fp?.sysDescr) attributes.sysDescr = fp.sysDescr.slice(0, 1024);
+  // IP-MIB ipAddressTable, as the poller last read it (global IPv6 first): the compliance roll-up reads `ipv6`
+  if (p?.addresses?.ipv4.length) attributes.ipv4 = bounded(p.addresses.ipv4);
+  if (p?.addresses?.ipv6.length) attributes.ipv6 = bounded(p.addresses.ipv6);
+  // which credential kind answered, never the credential itself (the v3 user name is local too)
+  attributes.snmpVersion = t.snmp.v3User !== undefined || t.snmp.version === '3' || t.snmp.version === 3 ? '3' : String(t.snmp.version);
   attributes.source = source === 'config' ? 'config' : 'snmp-discovery';
   // unknown to every profile: say what polls it, the raw fingerprint above is the rest
   if (!matched && polledWith) attributes.pollProfile = polledWith;
   if (entry?.previousAddress) attributes.previousAddress = entry.previousAddress;
   const kind = source === 'config' ? t.kind : (matched?.kind ?? 'unknown');
   return { device: t.id, kind, protocol: 'snmp', address: t.address, ...(matched ? { profile: matched.id } : {}), attributes };
+}
+
+/** A comma-separated list within the protocol's 1024 characters, whole addresses only. */
+function bounded(list: readonly string[]): string {
+  let out = '';
+  for (const a of list) {
+    const next = out ? `${out},${a}` : a;
+    if (next.length > 1024) break;
+    out = next;
+  }
+  return out;
 }
 
 export class SnmpSource extends BookSource<SnmpFields> {
@@ -56,12 +72,24 @@ export class SnmpSource extends BookSource<SnmpFields> {
     return this.ctx.registry.matchSnmp({ sysObjectID: e.sysObjectID, sysDescr: e.sysDescr })?.kind ?? 'unknown';
   }
   private target(e: BookEntry): PollTarget {
-    return { id: e.id, kind: this.kindOf(e), address: e.address, snmp: { version: '2c', community: e.community, timeoutMs: Math.max(this.cfg.timeoutMs, 500), retries: 1 } };
+    const timing = { timeoutMs: Math.max(this.cfg.timeoutMs, 500), retries: 1 };
+    // polled with what answered in discovery: the v3 user by name (its keys stay in the store), or the community
+    const snmp: PollTarget['snmp'] = e.v3User !== undefined ? { version: '3', community: 'public', v3User: e.v3User, ...timing } : { version: '2c', community: e.community, ...timing };
+    return { id: e.id, kind: this.kindOf(e), address: e.address, snmp };
   }
 
   protected async sweep(skip: ReadonlySet<string>): Promise<SweepResult> {
     const c = this.cfg;
-    return sweepSnmp(c.targets, { communities: c.communities, timeoutMs: c.timeoutMs, retries: c.retries, concurrency: c.concurrency, skip });
+    const v3Users = [];
+    const missing: string[] = [];
+    for (const name of c.v3Users ?? []) {
+      const u = this.ctx.credentials.snmpV3User(name);
+      if (u) v3Users.push(u);
+      else missing.push(name);
+    }
+    const r = await sweepSnmp(c.targets, { communities: c.communities, v3Users, timeoutMs: c.timeoutMs, retries: c.retries, concurrency: c.concurrency, skip });
+    for (const name of missing) r.errors.unshift(`SNMPv3 user "${name}" (discovery.snmp.v3Users) is not in the gateway credential store (snmpV3 section): not tried`);
+    return r;
   }
   protected override addedNote(e: Entry<SnmpFields>): string {
     return e.sysObjectID ?? 'no sysObjectID';
@@ -73,7 +101,7 @@ export class SnmpSource extends BookSource<SnmpFields> {
   }
   createPoller(id: string): SourcePoller | undefined {
     const e = this.book.get(id);
-    return e ? new DevicePoller(this.target(e), this.ctx.registry) : undefined;
+    return e ? new DevicePoller(this.target(e), this.ctx.registry, this.ctx.credentials) : undefined;
   }
   override updatePoller(id: string, poller: SourcePoller): void {
     const e = this.book.get(id);

@@ -1,16 +1,20 @@
 /**
  * SNMP discovery: a sweep sends one GET (sysDescr, sysObjectID, sysName, sysUpTime) to every
- * host:port of the configured targets with each v2c community in turn (the first that answers is
- * kept), with bounded concurrency and a per-probe timeout; what answers is handed back with its
- * fingerprint. `SnmpDeviceBook` turns the answers of successive sweeps into stable device ids
+ * host:port of the configured targets with each v2c community in turn, then each SNMPv3 user (the
+ * first that answers is kept: a community, or the *name* of the v3 user, never its keys), with
+ * bounded concurrency and a per-probe timeout; what answers is handed back with its fingerprint.
+ * A v3 agent that refuses every user ("unknown user", "authentication failed") is a per-target
+ * error; the sweep goes on. `SnmpDeviceBook` turns the answers of successive sweeps into stable device ids
  * (kept in `<dataDir>/snmp-discovered.json`, so they survive restarts), and tells new devices,
  * changed ones (new address, new sysDescr/firmware, new name) and ones gone after N missed scans.
  *
  * Only configured targets are ever probed (DESIGN.md "Network safety"); expandTarget refuses a
  * range of more than 1024 addresses.
  */
-import snmp, { type Varbind } from 'net-snmp';
+import snmp, { type Session, type Varbind } from 'net-snmp';
+import type { SnmpV3User } from '../credentials.ts';
 import { expandTarget, formatAddress, parseTarget } from './targets.ts';
+import { openSnmpSession, snmpAuthError, type SnmpAuth } from './session.ts';
 import { DeviceBook, idFromText, type Entry, type ScanChanges as GenericScanChanges } from '../discovery/book.ts';
 
 const OIDS = {
@@ -25,7 +29,10 @@ export interface SnmpFingerprintAnswer {
   port: number;
   /** host:port ([v6]:port) */
   address: string;
+  /** the v2c community that answered ('' when an SNMPv3 user did) */
   community: string;
+  /** the name of the SNMPv3 user that answered (a reference into the credential store) */
+  v3User?: string;
   sysObjectID?: string;
   sysDescr?: string;
   sysName?: string;
@@ -34,6 +41,8 @@ export interface SnmpFingerprintAnswer {
 
 export interface SweepOptions {
   communities: readonly string[];
+  /** SNMPv3 users, tried after the communities */
+  v3Users?: readonly SnmpV3User[];
   timeoutMs: number;
   retries?: number;
   concurrency: number;
@@ -56,46 +65,52 @@ function text(vb: Varbind | undefined, max = 1000): string | undefined {
 }
 
 /** One GET of the system group; undefined when nothing (valid) answers within the timeout. */
-export function probeSnmp(host: string, port: number, community: string, opts: { timeoutMs: number; retries?: number }): Promise<SnmpFingerprintAnswer | undefined> {
+export async function probeSnmp(host: string, port: number, community: string, opts: { timeoutMs: number; retries?: number }): Promise<SnmpFingerprintAnswer | undefined> {
+  const r = await probeWith(host, port, { version: '2c', community }, opts);
+  return 'answer' in r ? r.answer : undefined;
+}
+
+/**
+ * One GET of the system group with one credential: the answer, or why there is none (`error` only
+ * for what an administrator must fix, e.g. a v3 user the device refuses; silence is `{}`).
+ */
+export function probeWith(host: string, port: number, auth: SnmpAuth, opts: { timeoutMs: number; retries?: number }): Promise<{ answer: SnmpFingerprintAnswer } | { error?: string }> {
   return new Promise((resolve) => {
-    let session: ReturnType<typeof snmp.createSession>;
+    let session: Session;
     try {
-      session = snmp.createSession(host, community, {
-        port,
-        version: snmp.Version2c,
-        timeout: opts.timeoutMs,
-        retries: opts.retries ?? 0,
-        transport: host.includes(':') ? 'udp6' : 'udp4',
-      });
-    } catch {
-      resolve(undefined);
+      session = openSnmpSession(host, port, auth, opts);
+    } catch (err) {
+      resolve(auth.version === '3' ? { error: `SNMPv3 user "${auth.user.name}": cannot open session: ${(err as Error).message}` } : {});
       return;
     }
-    session.on('error', () => {});
     session.get([OIDS.sysDescr, OIDS.sysObjectID, OIDS.sysName, OIDS.sysUpTime], (err, vbs) => {
       session.close();
-      if (err || !vbs) return resolve(undefined);
+      if (err || !vbs) {
+        const error = err ? snmpAuthError(err, auth, session) : undefined;
+        return resolve(error ? { error } : {});
+      }
       const byOid = new Map(vbs.map((vb) => [vb.oid, vb]));
       const oidVb = byOid.get(OIDS.sysObjectID);
       const sysObjectID =
         oidVb && !snmp.isVarbindError(oidVb) && oidVb.type === snmp.ObjectType.OID && typeof oidVb.value === 'string' && /^[0-9]+(\.[0-9]+){1,127}$/.test(oidVb.value) ? oidVb.value : undefined;
       const up = byOid.get(OIDS.sysUpTime);
       const uptimeSec = up && up.type === snmp.ObjectType.TimeTicks && typeof up.value === 'number' && up.value >= 0 ? up.value / 100 : undefined;
-      resolve({
+      resolve({ answer: {
         host,
         port,
         address: formatAddress(host, port),
-        community,
+        community: auth.version === '3' ? '' : auth.community,
+        ...(auth.version === '3' ? { v3User: auth.user.name } : {}),
         ...(sysObjectID ? { sysObjectID } : {}),
         ...(text(byOid.get(OIDS.sysDescr)) ? { sysDescr: text(byOid.get(OIDS.sysDescr)) } : {}),
         ...(text(byOid.get(OIDS.sysName), 255) ? { sysName: text(byOid.get(OIDS.sysName), 255) } : {}),
         ...(uptimeSec !== undefined ? { uptimeSec } : {}),
-      });
+      } });
     });
   });
 }
 
-/** Probes every host:port of `targets` (specs as in the config) with each community in turn. */
+/** Probes every host:port of `targets` (specs as in the config) with each community, then each v3 user, in turn. */
 export async function sweepSnmp(targets: readonly string[], opts: SweepOptions): Promise<SweepResult> {
   const errors: string[] = [];
   const seen = new Set<string>();
@@ -115,21 +130,32 @@ export async function sweepSnmp(targets: readonly string[], opts: SweepOptions):
   }
   const order = new Map(queue.map((q, i) => [formatAddress(q.host, q.port), i]));
   const found: SnmpFingerprintAnswer[] = [];
+  const authErrors = new Map<string, string[]>();
+  const auths: SnmpAuth[] = [
+    ...opts.communities.map((community): SnmpAuth => ({ version: '2c', community })),
+    ...(opts.v3Users ?? []).map((user): SnmpAuth => ({ version: '3', user })),
+  ];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < queue.length) {
       const { host, port } = queue[next++]!;
-      for (const community of opts.communities) {
-        const answer = await probeSnmp(host, port, community, opts);
-        if (answer) {
-          found.push(answer);
+      const refused: string[] = [];
+      let answered = false;
+      for (const auth of auths) {
+        const r = await probeWith(host, port, auth, opts);
+        if ('answer' in r) {
+          found.push(r.answer);
+          answered = true;
           break;
         }
+        if (r.error) refused.push(r.error);
       }
+      if (!answered && refused.length > 0) authErrors.set(formatAddress(host, port), refused);
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, queue.length) }, worker));
   found.sort((a, b) => order.get(a.address)! - order.get(b.address)!);
+  for (const [address, why] of [...authErrors].sort((a, b) => order.get(a[0])! - order.get(b[0])!)) errors.push(`${address}: ${why.join('; ')}`);
   return { found, probed: queue.length, errors };
 }
 
@@ -137,6 +163,8 @@ export async function sweepSnmp(targets: readonly string[], opts: SweepOptions):
 
 export interface SnmpFields {
   community: string;
+  /** name of the SNMPv3 user that answered; absent: the community did */
+  v3User: string;
   sysObjectID: string;
   sysDescr: string;
   sysName: string;
@@ -151,15 +179,15 @@ export const idFromSysName = idFromText;
  * Stable ids for discovered SNMP devices, persisted as JSON in the agent's dataDir. An answer is
  * the same device as a known entry when (in this order) address, sysObjectID and sysName all agree;
  * or sysName and sysObjectID agree (it moved: a change of address); or address and sysObjectID
- * agree (it was renamed). Anything else is new. A community change is kept but is not news for the
- * centre (and must not be sent to it).
+ * agree (it was renamed). Anything else is new. A community or v3 user change is kept but is not
+ * news for the centre (and must not be sent to it; the book holds a v3 user's name, never its keys).
  */
 export class SnmpDeviceBook extends DeviceBook<SnmpFields> {
   constructor(file: string, log: { warn(msg: string): void } = { warn: () => {} }) {
     super(
       file,
       {
-        fields: ['sysDescr', 'sysName', 'sysObjectID', 'community'],
+        fields: ['sysDescr', 'sysName', 'sysObjectID', 'community', 'v3User'],
         news: ['sysDescr', 'sysName', 'sysObjectID'],
         same: [
           (a, e) => e.address === a.address && e.sysObjectID === a.sysObjectID && e.sysName === a.sysName,

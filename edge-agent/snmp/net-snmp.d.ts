@@ -23,6 +23,24 @@ declare module 'net-snmp' {
     on(event: 'error' | 'close', cb: (err?: Error) => void): void;
   }
   export function createSession(target: string, community: string, options?: SessionOptions): Session;
+  /** SNMPv3 (USM) user as net-snmp takes it: level from SecurityLevel, protocols from Auth/PrivProtocols. */
+  export interface V3User {
+    name: string;
+    level: number;
+    authProtocol?: number;
+    authKey?: string;
+    privProtocol?: number;
+    privKey?: string;
+  }
+  export function createV3Session(target: string, user: V3User, options?: SessionOptions & { context?: string; engineID?: string }): Session;
+  /** thrown for Report PDUs (usmStats*: "Unknown User Name", "Wrong Digest (…)", …), code ResponseInvalidCode.EAuthFailure */
+  export class ResponseInvalidError extends Error {
+    code: number;
+  }
+  export class RequestTimedOutError extends Error {}
+  export const SecurityLevel: { noAuthNoPriv: number; authNoPriv: number; authPriv: number };
+  export const AuthProtocols: { none: number; md5: number; sha: number; sha224: number; sha256: number; sha384: number; sha512: number };
+  export const PrivProtocols: { none: number; des: number; aes: number; aes256b: number; aes256r: number };
   export function isVarbindError(varbind: Varbind): boolean;
   export function varbindError(varbind: Varbind): string;
 
@@ -60,10 +78,12 @@ declare module 'net-snmp' {
   }
   export interface Agent {
     getMib(): Mib;
-    getAuthorizer(): { addCommunity(community: string): void };
+    getAuthorizer(): { addCommunity(community: string): void; addUser(user: V3User): void };
     close(cb?: () => void): void;
   }
   export interface AgentOptions {
+    /** the agent's own authoritative engine ID (hex), for SNMPv3 */
+    engineID?: string;
     port?: number;
     address?: string | null;
     transport?: 'udp4' | 'udp6';
@@ -74,6 +94,12 @@ declare module 'net-snmp' {
 
   const snmp: {
     createSession: typeof createSession;
+    createV3Session: typeof createV3Session;
+    SecurityLevel: typeof SecurityLevel;
+    AuthProtocols: typeof AuthProtocols;
+    PrivProtocols: typeof PrivProtocols;
+    ResponseInvalidError: typeof ResponseInvalidError;
+    RequestTimedOutError: typeof RequestTimedOutError;
     createAgent: typeof createAgent;
     isVarbindError: typeof isVarbindError;
     varbindError: typeof varbindError;

@@ -96,6 +96,7 @@ function columnValue(col: Column, vb: Varbind): number | string | undefined {
 
 function sessionFor(device: DeviceConfig): Session {
   const { host, port } = splitAddress(device.address);
+  if (device.snmp.version === '3' || device.snmp.version === 3) throw new Error('SNMPv3 needs a session opened with the credential store');
   return snmp.createSession(host, device.snmp.community, {
     port,
     version: device.snmp.version === '2c' ? snmp.Version2c : snmp.Version1,
@@ -147,11 +148,12 @@ function walkColumn(session: Session, columnOid: string, onBadIndex: () => void)
   });
 }
 
-export async function pollSnmpDevice(device: DeviceConfig, now: () => number = Date.now): Promise<PollResult> {
+/** `open`: the caller's session (e.g. SNMPv3 with a user from the credential store); default v1/v2c from the config. */
+export async function pollSnmpDevice(device: DeviceConfig, now: () => number = Date.now, open: () => Session = () => sessionFor(device)): Promise<PollResult> {
   const result: PollResult = { device: device.id, reachable: false, readings: [], system: {}, skipped: 0, errors: [] };
   let session: Session;
   try {
-    session = sessionFor(device);
+    session = open();
   } catch (err) {
     result.errors.push(`cannot open SNMP session: ${(err as Error).message}`);
     result.readings.push({ device: device.id, ts: now(), measurement: 'device', metrics: { reachable: false } });

@@ -14,8 +14,11 @@
  * when they stop; a rule is only judged on polls that read its measurement, and while the device
  * does not answer only rules on `device` are judged (a silent switch does not "clear" a port-down).
  */
+import * as net from 'node:net';
 import snmp, { type Session, type Varbind } from 'net-snmp';
-import type { DeviceKind } from '../../protocol/index.ts';
+import type { DeviceKind, Reading } from '../../protocol/index.ts';
+import type { CredentialStore } from '../credentials.ts';
+import { openSnmpSession, snmpAuthError, type SnmpAuth } from './session.ts';
 import type { ResolvedProfile } from '../../device-profiles/loader.ts';
 import type { ProfileRegistry } from '../../device-profiles/registry.ts';
 import { dueGroups, pollSnmpProfile } from '../../device-profiles/engine/snmp.ts';
@@ -37,15 +40,42 @@ export interface PollTarget {
   profile?: string;
 }
 
-function sessionFor(t: PollTarget): Session {
+/** The credential a target is polled with: its community, or its SNMPv3 user looked up by name. */
+export function authFor(t: PollTarget, credentials: CredentialStore | undefined): SnmpAuth {
+  const v = t.snmp.version;
+  if (v === '3' || v === 3 || t.snmp.v3User !== undefined) {
+    const name = t.snmp.v3User;
+    if (name === undefined) throw new Error('SNMPv3 without a v3User');
+    const user = credentials?.snmpV3User(name);
+    if (!user) throw new Error(`SNMPv3 user "${name}" is not in the gateway credential store (snmpV3 section)`);
+    return { version: '3', user };
+  }
+  return { version: v === '2c' ? '2c' : '1', community: t.snmp.community };
+}
+
+function sessionFor(t: PollTarget, credentials: CredentialStore | undefined): Session {
   const { host, port } = splitAddress(t.address);
-  return snmp.createSession(host, t.snmp.community, {
-    port,
-    version: t.snmp.version === '2c' ? snmp.Version2c : snmp.Version1,
-    timeout: t.snmp.timeoutMs,
-    retries: t.snmp.retries,
-    transport: host.includes(':') ? 'udp6' : 'udp4',
-  });
+  return openSnmpSession(host, port, authFor(t, credentials), { timeoutMs: t.snmp.timeoutMs, retries: t.snmp.retries });
+}
+
+/** Is it a global unicast IPv6 address (2000::/3)? Those come first in the `ipv6` attribute. */
+function globalIpv6(a: string): boolean {
+  return /^[23][0-9a-f]{0,3}:/i.test(a);
+}
+
+/** IPv4 and IPv6 addresses from IP-MIB ipAddressTable readings (`ipAddress` measurement), broadcast left out. */
+export function addressesFrom(readings: readonly Reading[]): { ipv4: string[]; ipv6: string[] } {
+  const ipv4 = new Set<string>();
+  const ipv6 = new Set<string>();
+  for (const r of readings) {
+    if (r.measurement !== 'ipAddress' || r.metrics.addressType === 'broadcast') continue;
+    const a = r.tags?.address;
+    if (!a) continue;
+    if (r.tags?.family === 'ipv4' && net.isIPv4(a)) ipv4.add(a);
+    else if (r.tags?.family === 'ipv6' && net.isIPv6(a)) ipv6.add(a);
+  }
+  const v6 = [...ipv6];
+  return { ipv4: [...ipv4], ipv6: [...v6.filter(globalIpv6), ...v6.filter((a) => !globalIpv6(a))] };
 }
 
 function getSystem(session: Session): Promise<Varbind[]> {
@@ -85,10 +115,14 @@ export class DevicePoller implements SourcePoller {
   profile: ResolvedProfile | undefined;
   /** true when `profile` was recognised (or forced), false for the generic fallback */
   matched = false;
+  /** the device's own IPv4/IPv6 addresses (IP-MIB ipAddressTable), from the last poll that read them */
+  addresses: { ipv4: string[]; ipv6: string[] } | undefined;
 
+  /** `credentials`: the gateway store, for a target polled with an SNMPv3 user (looked up by name at each poll) */
   constructor(
     public target: PollTarget,
     private readonly registry: ProfileRegistry | undefined,
+    private readonly credentials?: CredentialStore,
   ) {}
 
   /** New address or community from a rescan: counters restart from the next poll. */
@@ -115,7 +149,7 @@ export class DevicePoller implements SourcePoller {
     const now = opts.now ?? Date.now;
     const id = this.target.id;
     if (!this.registry || this.registry.size === 0) {
-      const r = await pollSnmpDevice({ id, kind: this.target.kind, protocol: 'snmp', address: this.target.address, snmp: this.target.snmp }, now);
+      const r = await pollSnmpDevice({ id, kind: this.target.kind, protocol: 'snmp', address: this.target.address, snmp: this.target.snmp }, now, () => sessionFor(this.target, this.credentials));
       const changed = r.reachable && JSON.stringify({ ...r.system, uptimeSec: 0 }) !== JSON.stringify({ ...this.fingerprint, uptimeSec: 0 });
       if (r.reachable) this.fingerprint = r.system;
       return { reachable: r.reachable, readings: r.readings, skipped: r.skipped, errors: r.errors, fingerprintChanged: changed, events: [] };
@@ -123,20 +157,25 @@ export class DevicePoller implements SourcePoller {
     const result: DevicePollResult = { reachable: false, readings: [], skipped: 0, errors: [], fingerprintChanged: false, events: [] };
     let session: Session;
     try {
-      session = sessionFor(this.target);
+      session = sessionFor(this.target, this.credentials);
     } catch (err) {
       result.errors.push(`cannot open SNMP session: ${(err as Error).message}`);
       result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: false } });
       this.judge(result, new Set(['device']));
       return result;
     }
-    session.on('error', () => {});
     try {
       let info: SystemInfo;
       try {
         info = systemInfo(await getSystem(session));
       } catch (err) {
-        result.errors.push(`system group: ${(err as Error).message}`);
+        let why = (err as Error).message;
+        try {
+          why = snmpAuthError(err as Error, authFor(this.target, this.credentials), session) ?? why;
+        } catch {
+          // the session opened, so the credential resolves
+        }
+        result.errors.push(`system group: ${why}`);
         result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: false } });
         this.judge(result, new Set(['device']));
         return result;
@@ -161,6 +200,12 @@ export class DevicePoller implements SourcePoller {
       for (const g of groups) this.lastPolled.set(g, t0);
       const r = await pollSnmpProfile(profile, session, { device: id, rates: this.rates, groups, now });
       result.readings = r.readings;
+      // the addresses go into the discovery record: a new one is news for the centre
+      if (r.reachable && profile.poll.some((g) => groups.includes(g.name) && g.measurement === 'ipAddress')) {
+        const addresses = addressesFrom(r.readings);
+        if (JSON.stringify(addresses) !== JSON.stringify(this.addresses)) result.fingerprintChanged = true;
+        this.addresses = addresses;
+      }
       result.skipped = r.skipped;
       result.errors = r.errors;
       // nothing due: the system GET answered, which is worth a liveness point

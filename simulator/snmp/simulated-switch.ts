@@ -1,11 +1,35 @@
 /**
  * A simulated switch/AP that answers real SNMP (v1/v2c, community `public`) on one loopback UDP
  * port, using net-snmp's own Agent: system group, ifNumber, ifTable and ifXTable, with counters
- * that move as traffic-model.ts says. See docs/decisions/0003-simulated-snmp.md.
+ * that move as traffic-model.ts says, and, when given `neighbours`, LLDP-MIB lldpRemTable rows
+ * (the switches it sees on its ports). See docs/decisions/0003-simulated-snmp.md.
  */
 import * as dgram from 'node:dgram';
 import snmp, { type MibRequest } from 'net-snmp';
 import { portCounters, portModels, type PortModel } from './traffic-model.ts';
+
+/** One LLDP neighbour as the switch's lldpRemTable shows it. */
+export interface SimulatedNeighbour {
+  /** lldpRemLocalPortNum: the local port (here its ifIndex) the neighbour is seen on */
+  localPort: number;
+  remoteSysName: string;
+  /** an interface name (subtype interfaceName) or a MAC address aa:bb:cc:dd:ee:ff (subtype macAddress) */
+  remotePortId: string;
+  /** a MAC address (subtype macAddress, sent as six octets) or any text (subtype local) */
+  remoteChassisId: string;
+  remotePortDesc?: string;
+}
+
+/** A stable, locally administered chassis MAC for a simulated device (02:…, never printable as text). */
+export function chassisMacFor(sysName: string): string {
+  let h = 2166136261;
+  for (const c of sysName) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  const bytes = [0x02, 0xca, (h >>> 24) & 255, (h >>> 16) & 255, (h >>> 8) & 255, h & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const macBytes = (mac: string): Buffer => Buffer.from(mac.split(':').map((x) => parseInt(x, 16)));
 
 export interface SimulatedSwitchOptions {
   /** loopback only; default 127.0.0.1 */
@@ -18,6 +42,8 @@ export interface SimulatedSwitchOptions {
   interfaces: number;
   uplinkMbps: number;
   community?: string;
+  /** LLDP neighbours (lldpRemTable rows); none: the switch offers no LLDP-MIB at all */
+  neighbours?: readonly SimulatedNeighbour[];
   /** clock, for tests that want to pin time */
   now?: () => number;
 }
@@ -31,6 +57,7 @@ export interface SimulatedSwitch {
 
 const IF_ENTRY = '1.3.6.1.2.1.2.2.1';
 const IFX_ENTRY = '1.3.6.1.2.1.31.1.1.1';
+const LLDP_REM_ENTRY = '1.0.8802.1.1.2.1.4.1.1';
 const RO = snmp.MaxAccess['read-only']!;
 const NA = snmp.MaxAccess['not-accessible']!;
 const T = snmp.ObjectType;
@@ -158,6 +185,48 @@ export async function startSimulatedSwitch(opts: SimulatedSwitchOptions): Promis
       handler: ifXTableHandler,
     },
   ]);
+  if (opts.neighbours && opts.neighbours.length > 0) {
+    mib.registerProviders([
+      {
+        name: 'lldpRemEntry',
+        type: snmp.MibProviderType.Table,
+        oid: LLDP_REM_ENTRY,
+        maxAccess: NA,
+        tableColumns: [
+          { number: 1, name: 'lldpRemTimeMark', type: T.TimeTicks, maxAccess: NA },
+          { number: 2, name: 'lldpRemLocalPortNum', type: T.Integer, maxAccess: NA },
+          { number: 3, name: 'lldpRemIndex', type: T.Integer, maxAccess: NA },
+          { number: 4, name: 'lldpRemChassisIdSubtype', type: T.Integer, maxAccess: RO },
+          { number: 5, name: 'lldpRemChassisId', type: T.OctetString, maxAccess: RO },
+          { number: 6, name: 'lldpRemPortIdSubtype', type: T.Integer, maxAccess: RO },
+          { number: 7, name: 'lldpRemPortId', type: T.OctetString, maxAccess: RO },
+          { number: 8, name: 'lldpRemPortDesc', type: T.OctetString, maxAccess: RO },
+          { number: 9, name: 'lldpRemSysName', type: T.OctetString, maxAccess: RO },
+        ],
+        tableIndex: [{ columnName: 'lldpRemTimeMark' }, { columnName: 'lldpRemLocalPortNum' }, { columnName: 'lldpRemIndex' }],
+      },
+    ]);
+    const perPort = new Map<number, number>();
+    for (const n of opts.neighbours) {
+      if (!byIndex.has(n.localPort)) throw new Error(`neighbour ${n.remoteSysName}: no local port ${n.localPort} on ${opts.sysName}`);
+      const remIndex = (perPort.get(n.localPort) ?? 0) + 1;
+      perPort.set(n.localPort, remIndex);
+      // LLDP-MIB subtypes: chassis 4 macAddress / 7 local; port 3 macAddress / 5 interfaceName
+      const chassisMac = MAC_RE.test(n.remoteChassisId);
+      const portMac = MAC_RE.test(n.remotePortId);
+      mib.addTableRow('lldpRemEntry', [
+        0,
+        n.localPort,
+        remIndex,
+        chassisMac ? 4 : 7,
+        chassisMac ? macBytes(n.remoteChassisId) : n.remoteChassisId,
+        portMac ? 3 : 5,
+        portMac ? macBytes(n.remotePortId) : n.remotePortId,
+        n.remotePortDesc ?? n.remotePortId,
+        n.remoteSysName,
+      ]);
+    }
+  }
   mib.setScalarValue('sysDescr', opts.sysDescr ?? `campus simulated switch ${opts.sysName}`);
   mib.setScalarValue('sysObjectID', opts.sysObjectID);
   mib.setScalarValue('sysUpTime', 0);
