@@ -5,27 +5,35 @@
  * and seven cameras placed so that every key area is fully covered at its level while all are
  * healthy (campus-plans.test.ts checks it). Deterministic: the same school gives the same plan.
  *
- * Cameras are reported the way an agent reports them: a camera gateway (agent `cam-gw`) announces
- * them on the discovery channel with their ONVIF attributes and publishes `camera_health` (the
- * health ladder's `step`, 4 = healthy) on every poll. `startDemoCampus` gives the demo's schools
- * their plans and enrolled cameras, with one school's gate camera broken (stream down).
+ * The cameras are real simulated ONVIF cameras: `campusCameraSpecs` says what simulator/school.ts
+ * runs (as its first cameras, in plan order), the school's edge agent discovers and health-checks
+ * them, and each plan camera carries the device id the agent gives it (school.ts `cameraDeviceId`).
+ * `startDemoCampus` gives the demo's schools their plans and, once the agent's discovery has reached
+ * the inventory, enrolls the cameras with their placements; `demoCampusCameras` breaks the first
+ * school's gate camera (stream down).
  */
-import mqtt, { type MqttClient } from 'mqtt';
-import { agentClientId, agentTopic, encodeMessage, SCHEMA_VERSION } from '../protocol/index.ts';
 import { LocalFrame } from '../collector/compliance/geometry/index.ts';
 import { CampusStore, parseCampus, type CampusFeatureCollection, type GeoFeature } from '../collector/compliance/campus.ts';
 import { Enrollment, type Db, type Inventory, type Placement, type SchoolInput } from '../collector/store/index.ts';
+import type { CameraFault } from './onvif/camera.ts';
+import { cameraDeviceId, cameraSerial, type CameraSpec } from './school.ts';
 
 type XY = [number, number];
 
 export interface CampusCamera {
+  /** its place in the plan: cam-gate, cam-play-sw, … */
+  key: string;
+  /** the id the edge agent gives it (`cam-<serial>`) */
   deviceId: string;
+  serial: string;
   name: string;
   /** key areas this camera is placed to cover */
   covers: string[];
-  /** what it streams (announced as ONVIF attributes resolution/resolutionWidth) */
+  /** the encoder's configured resolution */
   resolutionWidth: number;
   resolutionHeight: number;
+  /** what simulator/school.ts runs for it (healthy; `campusCameraSpecs` adds faults) */
+  camera: CameraSpec & { resolution: { width: number; height: number } };
   placement: Placement;
 }
 
@@ -34,7 +42,7 @@ export interface CampusPlanSpec {
   campus: CampusFeatureCollection;
   cameras: CampusCamera[];
   classrooms: number;
-  /** the camera that watches the main entrance (主出入口) */
+  /** device id of the camera that watches the main entrance (主出入口) */
   gateCamera: string;
   gateArea: string;
 }
@@ -77,6 +85,8 @@ const LAYOUT = {
   ] as [string, string, string[], number, number, number, number, number, number][],
 };
 
+const CAMERA_MAKER = 'HIKVISION';
+
 export function campusPlanFor(school: Pick<SchoolInput, 'code' | 'lon' | 'lat' | 'studentCount'>): CampusPlanSpec {
   if (school.lon == null || school.lat == null) throw new Error(`school ${school.code} has no position to anchor its campus at`);
   const anchor = { lon: school.lon, lat: school.lat };
@@ -92,163 +102,121 @@ export function campusPlanFor(school: Pick<SchoolInput, 'code' | 'lon' | 'lat' |
     ...LAYOUT.walls.map((w): GeoFeature => ({ type: 'Feature', id: w.id, properties: { kind: 'wall', name: w.name, thicknessM: 0.3 }, geometry: { type: 'LineString', coordinates: w.line.map(ll) } })),
     ...LAYOUT.areas.map((a): GeoFeature => ({ type: 'Feature', id: a.id, properties: { kind: 'key-area', name: a.name, keyAreaType: a.type }, geometry: { type: 'Polygon', coordinates: ring(a.ring) } })),
   ];
-  const cameras = LAYOUT.cameras.map(([deviceId, name, covers, x, y, headingDeg, hfovDeg, width, mountHeightM]): CampusCamera => {
+  const cameras = LAYOUT.cameras.map(([key, name, covers, x, y, headingDeg, hfovDeg, width, mountHeightM], i): CampusCamera => {
     const [lon, lat] = ll([x, y]) as [number, number];
-    return { deviceId, name, covers, resolutionWidth: width, resolutionHeight: Math.round((width * 9) / 16), placement: { building: '室外', position: { lon, lat }, camera: { headingDeg, hfovDeg, mountHeightM } } };
+    const resolution = { width, height: Math.round((width * 9) / 16) };
+    const serial = cameraSerial(school.code, i + 1, CAMERA_MAKER);
+    return {
+      key,
+      deviceId: cameraDeviceId(serial),
+      serial,
+      name,
+      covers,
+      resolutionWidth: resolution.width,
+      resolutionHeight: resolution.height,
+      // a documentation-prefix global IPv6 address besides the link-local one, as a dual-stack campus network gives
+      camera: { manufacturer: CAMERA_MAKER, resolution, ipv6: [`fe80::2a57:beff:fe65:${(0x7d00 + i).toString(16)}`, `2001:db8:${i + 1}::15`] },
+      placement: { building: '室外', position: { lon, lat }, camera: { headingDeg, hfovDeg, mountHeightM } },
+    };
   });
   return {
     campus: { type: 'FeatureCollection', frame: { kind: 'wgs84', anchor, rotationDeg: 0 }, features },
     cameras,
     classrooms: Math.max(6, Math.round(school.studentCount / 45)),
-    gateCamera: 'cam-gate',
+    gateCamera: cameras.find((c) => c.key === 'cam-gate')!.deviceId,
     gateArea: 'main-entrance',
   };
 }
 
-/** The discovery entry an agent sends for one of these cameras. */
-export function discoveredCamera(c: CampusCamera, index: number) {
-  return {
-    device: c.deviceId,
-    kind: 'camera' as const,
-    protocol: 'onvif' as const,
-    address: `127.0.0.1:${8000 + index}`,
-    profile: 'hikvision-ipc',
-    attributes: {
-      manufacturer: 'HIKVISION',
-      model: 'DS-2CD3T86FWDV2 (simulated)',
-      resolution: `${c.resolutionWidth}x${c.resolutionHeight}`,
-      resolutionWidth: c.resolutionWidth,
-      resolutionHeight: c.resolutionHeight,
-      ipv6: `fe80::2a57:beff:fe65:${(0x7d00 + index).toString(16)},2001:db8:${index + 1}::15`,
-    },
-  };
+/**
+ * What simulator/school.ts runs for a plan's cameras (`cameras:` of its options, in this order, so
+ * their serials and device ids are the plan's), with faults by device id.
+ */
+export function campusCameraSpecs(spec: CampusPlanSpec, faults: Record<string, CameraFault> = {}): CameraSpec[] {
+  return spec.cameras.map((c) => {
+    const fault = faults[c.deviceId];
+    return fault ? { ...c.camera, fault } : { ...c.camera };
+  });
 }
 
 /**
- * A camera gateway speaking the agent protocol for one school's campus cameras: status online,
- * one full discovery list, then a `camera_health` reading per camera on every `poll()`.
+ * The demo's campus cameras per school (schools without a position get no plan, and none): all
+ * healthy, but the first school's gate camera has its stream down from the start.
  */
-export class CameraGateway {
-  private client: MqttClient | undefined;
-  private seq = 0;
-  private readonly steps = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly schoolCode: string,
-    readonly cameras: CampusCamera[],
-    private readonly opts: { mqttUrl: string; password: string; agentId?: string },
-  ) {
-    for (const c of cameras) this.steps.set(c.deviceId, 4);
+export function demoCampusCameras(schools: Array<Pick<SchoolInput, 'code' | 'lon' | 'lat' | 'studentCount'>>): { brokenSchool: string | undefined; cameras: Map<string, CameraSpec[]> } {
+  const placed = schools.filter((s) => s.lon != null && s.lat != null);
+  const brokenSchool = placed[0]?.code;
+  const cameras = new Map<string, CameraSpec[]>();
+  for (const s of placed) {
+    const spec = campusPlanFor(s);
+    cameras.set(s.code, campusCameraSpecs(spec, s.code === brokenSchool ? { [spec.gateCamera]: 'stream-down' } : {}));
   }
-
-  get agentId(): string {
-    return this.opts.agentId ?? 'cam-gw';
-  }
-
-  private topic(ch: 'status' | 'discovery' | 'telemetry') {
-    return agentTopic({ schoolCode: this.schoolCode, agentId: this.agentId }, ch);
-  }
-
-  async start(): Promise<void> {
-    const addr = { schoolCode: this.schoolCode, agentId: this.agentId };
-    this.client = await mqtt.connectAsync(this.opts.mqttUrl, {
-      protocolVersion: 4,
-      clientId: agentClientId(addr),
-      username: `${this.schoolCode}/${this.agentId}`,
-      password: this.opts.password,
-      reconnectPeriod: 1000,
-      will: { topic: this.topic('status'), payload: encodeMessage('status', { v: SCHEMA_VERSION, seq: 0, ts: Date.now(), state: 'offline', reason: 'connection-lost' }), qos: 1, retain: true },
-    });
-    await this.client.publishAsync(this.topic('status'), encodeMessage('status', { v: SCHEMA_VERSION, seq: 0, ts: Date.now(), state: 'online', agentVersion: 'camera-gateway-sim' }), { qos: 1, retain: true });
-    await this.client.publishAsync(
-      this.topic('discovery'),
-      encodeMessage('discovery', { v: SCHEMA_VERSION, seq: ++this.seq, ts: Date.now(), full: true, devices: this.cameras.map((c, i) => discoveredCamera(c, i)) }),
-      { qos: 1 },
-    );
-  }
-
-  /** Sets a camera's health-ladder step (0 unreachable … 2 stream down, 3 degraded, 4 healthy). */
-  setStep(deviceId: string, step: number): void {
-    this.steps.set(deviceId, step);
-  }
-
-  async poll(): Promise<void> {
-    if (!this.client) throw new Error('camera gateway not started');
-    const ts = Date.now();
-    const readings = this.cameras.map((c) => {
-      const step = this.steps.get(c.deviceId) ?? 4;
-      return {
-        device: c.deviceId,
-        ts,
-        measurement: 'camera_health',
-        metrics: { step, reachable: step > 0, encoderOk: step >= 4, ...(step >= 3 ? { resolutionWidth: c.resolutionWidth, resolutionHeight: c.resolutionHeight } : {}) },
-      };
-    });
-    await this.client.publishAsync(this.topic('telemetry'), encodeMessage('telemetry', { v: SCHEMA_VERSION, seq: ++this.seq, ts, readings }), { qos: 1 });
-  }
-
-  /** Polls every `intervalSec` until stopped. */
-  every(intervalSec: number): void {
-    this.timer = setInterval(() => void this.poll().catch(() => {}), intervalSec * 1000);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    if (this.client) {
-      await this.client.publishAsync(this.topic('status'), encodeMessage('status', { v: SCHEMA_VERSION, seq: 0, ts: Date.now(), state: 'offline', reason: 'shutdown' }), { qos: 1, retain: true }).catch(() => {});
-      await this.client.endAsync().catch(() => {});
-    }
-  }
+  return { brokenSchool, cameras };
 }
 
-/** Enrolls the campus cameras (once the gateway's discovery has reached the inventory). */
-export async function enrollCampusCameras(db: Db, schoolCode: string, spec: CampusPlanSpec, agentId = 'cam-gw'): Promise<void> {
+/** Enrolls a plan's cameras, discovered by `agentId`, with their placements (actor `demo`). */
+export async function enrollCampusCameras(db: Db, schoolCode: string, spec: CampusPlanSpec, agentId: string): Promise<void> {
   const en = new Enrollment(db);
-  for (const c of spec.cameras) await en.accept({ schoolCode, agentId, deviceId: c.deviceId }, c.placement, 'demo', `covers ${c.covers.join(', ')}`);
+  for (const c of spec.cameras) await en.accept({ schoolCode, agentId, deviceId: c.deviceId }, c.placement, 'demo', `${c.name}: covers ${c.covers.join(', ')}`);
+}
+
+export interface DemoCampusResult {
+  /** schools whose cameras were all enrolled */
+  enrolled: string[];
+  /** schools whose cameras the agent had not all reported by the deadline (or whose enrollment failed): code → why */
+  missing: Record<string, string>;
 }
 
 export interface DemoCampus {
-  /** the school whose gate camera is broken */
-  brokenSchool: string | undefined;
-  gateways: CameraGateway[];
+  /** settles when every school's cameras are enrolled, or the deadline passed, or stop() was called */
+  ready: Promise<DemoCampusResult>;
   stop(): Promise<void>;
 }
 
 /**
- * Gives every demo school its campus plan, classrooms and enrolled cameras, reported by a camera
- * gateway; the first school's gate camera has its stream down (step 2).
+ * Gives every demo school with a position its campus plan and classrooms, then — once the school's
+ * agent (`agentId`) has reported the plan's cameras to the inventory, within `deadlineMs` — enrolls
+ * them with their placements. Plans are stored before this returns; enrollment goes on in `ready`.
  */
-export async function startDemoCampus(o: { db: Db; inventory: Inventory; schools: SchoolInput[]; mqttUrl: string; pollIntervalSec: number }): Promise<DemoCampus> {
+export async function startDemoCampus(o: { db: Db; inventory: Inventory; schools: SchoolInput[]; agentId: string; deadlineMs?: number; checkEveryMs?: number }): Promise<DemoCampus> {
   const store = new CampusStore(o.db);
-  const gateways: CameraGateway[] = [];
-  const brokenSchool = o.schools.find((s) => s.lon != null)?.code;
+  const plans: Array<{ code: string; spec: CampusPlanSpec }> = [];
   for (const s of o.schools) {
     if (s.lon == null || s.lat == null) continue;
     const spec = campusPlanFor(s);
     await store.putPlan(parseCampus(s.code, spec.campus, { lon: s.lon, lat: s.lat }));
     await store.putSettings(s.code, { classrooms: spec.classrooms });
-    const addr = { schoolCode: s.code, agentId: 'cam-gw' };
-    const cred = (await o.inventory.getAgent(addr.schoolCode, addr.agentId)) ? await o.inventory.rotateAgentPassword(addr) : await o.inventory.addAgent(addr);
-    const gw = new CameraGateway(s.code, spec.cameras, { mqttUrl: o.mqttUrl, password: cred.password });
-    if (s.code === brokenSchool) gw.setStep(spec.gateCamera, 2);
-    await gw.start();
-    gateways.push(gw);
-    // the discovery list reaches the inventory through the collector; then the cameras can be enrolled
-    for (let i = 0; i < 100; i++) {
-      const found = (await o.inventory.listDevices(s.code, { agentId: 'cam-gw' })).length;
-      if (found >= spec.cameras.length) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await enrollCampusCameras(o.db, s.code, spec).catch(() => {});
-    await gw.poll().catch(() => {});
-    gw.every(o.pollIntervalSec);
+    plans.push({ code: s.code, spec });
   }
+  let stopped = false;
+  const deadline = Date.now() + (o.deadlineMs ?? 120_000);
+  const every = o.checkEveryMs ?? 500;
+  const result: DemoCampusResult = { enrolled: [], missing: {} };
+  const enrollOne = async ({ code, spec }: { code: string; spec: CampusPlanSpec }): Promise<void> => {
+    const want = new Set(spec.cameras.map((c) => c.deviceId));
+    for (;;) {
+      const have = new Set((await o.inventory.listDevices(code, { agentId: o.agentId })).filter((d) => !d.goneAt).map((d) => d.deviceId));
+      const absent = [...want].filter((id) => !have.has(id));
+      if (absent.length === 0) break;
+      if (stopped || Date.now() >= deadline) {
+        result.missing[code] = `${stopped ? 'stopped' : 'deadline passed'} before the agent reported ${absent.join(', ')}`;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, every));
+    }
+    try {
+      await enrollCampusCameras(o.db, code, spec, o.agentId);
+      result.enrolled.push(code);
+    } catch (err) {
+      result.missing[code] = `enrollment failed: ${(err as Error).message}`;
+    }
+  };
+  const ready = Promise.all(plans.map(enrollOne)).then(() => result);
   return {
-    brokenSchool,
-    gateways,
+    ready,
     async stop() {
-      await Promise.allSettled(gateways.map((g) => g.stop()));
+      stopped = true;
+      await ready;
     },
   };
 }

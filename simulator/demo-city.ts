@@ -3,7 +3,9 @@
  * embedded inventory, and for every county a few simulated schools (simulator/school.ts: a small
  * mix of cameras, class boards, displays, UPS, sensor, switches and APs on loopback), each
  * discovered and polled by its own edge agent — configured with targets and credentials only —
- * over MQTT with real credentials.
+ * over MQTT with real credentials. Every school's cameras are the seven of its campus plan
+ * (simulator/campus-plans.ts), enrolled with their placements once its agent has discovered them;
+ * the first school's gate camera has its stream down, so its main entrance is uncovered.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -17,7 +19,7 @@ import { startAgent, type RunningAgent } from '../edge-agent/agent.ts';
 import { parseAgentConfig } from '../edge-agent/config.ts';
 import { startSimulatedSchool, type SimulatedSchool } from './school.ts';
 import { demoSchools } from './demo-schools.ts';
-import { startDemoCampus } from './campus-plans.ts';
+import { demoCampusCameras, startDemoCampus } from './campus-plans.ts';
 
 export interface DemoOptions {
   host: string;
@@ -91,11 +93,13 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
   const gears: SimulatedSchool[] = [];
   const agents: RunningAgent[] = [];
   const agentLog = makeLogger(opts.logLevel, 'agent');
+  const campusCameras = demoCampusCameras(schools);
   for (const [i, s] of schools.entries()) {
     // kept light: 16 schools run on 2 cores. Each school its own /22 on loopback.
     const gear = await startSimulatedSchool({
       schoolCode: s.code,
-      cameras: 6,
+      // the campus plan's seven cameras (healthy but one); other kinds keep their random faults
+      cameras: campusCameras.cameras.get(s.code) ?? 7,
       classrooms: 4,
       switches: 2,
       aps: 2,
@@ -134,8 +138,13 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
     );
   }
 
-  // campus plans, enrolled cameras (one school's gate camera broken): simulator/campus-plans.ts
-  const campus = await startDemoCampus({ db: store.db, inventory: store.inventory, schools, mqttUrl: `mqtt://${opts.host}:${broker.mqttPort}`, pollIntervalSec: opts.pollIntervalSec });
+  // campus plans now; the cameras are enrolled as soon as each school's agent has reported them
+  const campus = await startDemoCampus({ db: store.db, inventory: store.inventory, schools, agentId: 'gw-1' });
+  void campus.ready.then((r) => {
+    const missing = Object.entries(r.missing);
+    if (missing.length) log.warn({ missing: Object.fromEntries(missing) }, 'campus cameras not enrolled at some schools');
+    log.info({ schools: r.enrolled.length, brokenGateCamera: campusCameras.brokenSchool }, 'campus cameras enrolled');
+  });
 
   const stop = async (): Promise<void> => {
     await campus.stop();

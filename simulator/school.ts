@@ -14,6 +14,11 @@
  * healthy first, as on a real site. Class boards and displays: screen off, app offline, touch
  * fault, OPS offline (their status API still answers, their health rules fire).
  *
+ * Cameras can instead be given exactly (`cameras: CameraSpec[]`: model, resolution, fault each, no
+ * random faults among them), and a camera's fault changed while it runs (`setCameraFault`). Their
+ * serials, and so the device ids the agent gives them, are predictable: `cameraSerial` and
+ * `cameraDeviceId` below are the one place that rule lives.
+ *
  * `agentConfig()` gives an edge agent config with only discovery targets and a credentials file
  * (written by `writeCredentials`): no device list.
  */
@@ -28,14 +33,28 @@ import { startSimulatedModbusDevice, type SimulatedModbusDevice } from './modbus
 import { startSimulatedSwitch, type SimulatedSwitch } from './snmp/simulated-switch.ts';
 import { VENDOR_OIDS } from './snmp/school-gear.ts';
 import { rng } from './demo-schools.ts';
+import { idFromText } from '../edge-agent/discovery/book.ts';
 import * as http from 'node:http';
 
 export const PORTS = { wsDiscovery: 3702, http: 8080, modbus: 5020, snmp: 16161 } as const;
 export const UNKNOWN_SNMP_OID = '1.3.6.1.4.1.99998.7';
 
+/** One camera of a school, when the caller says exactly which cameras it runs. */
+export interface CameraSpec {
+  /** which simulated model (default HIKVISION) */
+  manufacturer?: CameraManufacturer;
+  /** the encoder's configured resolution (default the model's) */
+  resolution?: { width: number; height: number };
+  /** `wrong-password`, `stream-down`, `garbage-xml` from the start; `off`, `degraded` after installation (late faults) */
+  fault?: CameraFault;
+  /** the addresses it reports in GetNetworkInterfaces (default: a link-local one derived from its serial) */
+  ipv6?: string[];
+}
+
 export interface SchoolOptions {
   schoolCode: string;
-  cameras?: number;
+  /** how many cameras (random models, `faultyShare` of them faulty), or exactly these, in this order */
+  cameras?: number | CameraSpec[];
   classrooms?: number;
   switches?: number;
   aps?: number;
@@ -75,6 +94,11 @@ export interface SimulatedSchool {
   agentConfig(opts: { agentId: string; mqttUrl: string; password?: string; dataDir: string; credentialsFile: string; pollIntervalSec?: number; scanIntervalSec?: number }): Record<string, unknown>;
   /** powered-off cameras go dark, degraded ones restart with a halved encoder */
   applyLateFaults(): Promise<void>;
+  /**
+   * Changes a running camera's fault (by device name `cam-N` or serial): `off` stops it, anything
+   * else restarts it on the same address and port with that fault; undefined makes it healthy.
+   */
+  setCameraFault(camera: string, fault: CameraFault | undefined): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +118,25 @@ const CAMERA_MODELS = [
   { manufacturer: 'Uniview', model: 'IPC2124LB-SF28KM-G', firmware: 'IPC_G6103-B5007P03D1907', profile: 'uniview-ipc', resolution: { width: 2592, height: 1520 } },
 ] as const;
 const CAMERA_FAULTS: CameraFault[] = ['off', 'wrong-password', 'stream-down', 'degraded'];
+export type CameraManufacturer = (typeof CAMERA_MODELS)[number]['manufacturer'];
+
+/**
+ * The serial of a school's `n`-th camera (1-based, its position in the school's camera list):
+ * the maker's first two letters, the school code, the number in three digits — `HI3715020001001`.
+ */
+export function cameraSerial(schoolCode: string, n: number, manufacturer: string): string {
+  return `${manufacturer.slice(0, 2).toUpperCase()}${schoolCode}${String(n).padStart(3, '0')}`;
+}
+
+/**
+ * The device id the edge agent gives a camera that reports its serial (every simulated one does):
+ * `cam-<serial>`, made id-safe the way the agent does it (edge-agent/discovery/onvif-source.ts).
+ */
+export function cameraDeviceId(serial: string): string {
+  const id = idFromText(`cam-${serial}`);
+  if (!id) throw new Error(`no device id for camera serial ${JSON.stringify(serial)}`);
+  return id;
+}
 
 function defaultSubnet(code: string): [number, number] {
   let h = 0;
@@ -101,9 +144,24 @@ function defaultSubnet(code: string): [number, number] {
   return [64 + (h % 180), (h >>> 8) % 63 * 4];
 }
 
+interface CameraSlot {
+  base: SimulatedCameraOptions;
+  port: number;
+  /** undefined while powered off */
+  cam: SimulatedCamera | undefined;
+}
+
+/** Stops the camera and, unless the fault is `off`, starts it again on its address and port with that fault. */
+async function restartCamera(slot: CameraSlot, fault: CameraFault | undefined): Promise<void> {
+  await slot.cam?.stop();
+  slot.cam = undefined;
+  if (fault !== 'off') slot.cam = await startSimulatedCamera({ ...slot.base, port: slot.port, ...(fault ? { fault } : {}) });
+}
+
 export async function startSimulatedSchool(opts: SchoolOptions): Promise<SimulatedSchool> {
+  const specs = Array.isArray(opts.cameras) ? opts.cameras : undefined;
   const n = {
-    cameras: opts.cameras ?? 40,
+    cameras: Array.isArray(opts.cameras) ? opts.cameras.length : (opts.cameras ?? 40),
     classrooms: opts.classrooms ?? 24,
     switches: opts.switches ?? 3,
     aps: opts.aps ?? 4,
@@ -120,6 +178,7 @@ export async function startSimulatedSchool(opts: SchoolOptions): Promise<Simulat
   const password = randomBytes(9).toString('base64url');
 
   const devices: SchoolDevice[] = [];
+  const cameras: CameraSlot[] = [];
   const stops: Array<() => Promise<void>> = [];
   const late: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
@@ -128,11 +187,14 @@ export async function startSimulatedSchool(opts: SchoolOptions): Promise<Simulat
 
   try {
     // ---- cameras ----
-    const faultyCams = new Map(pickIndices(n.cameras, Math.round(n.cameras * share), rand).map((i, k) => [i, CAMERA_FAULTS[k % CAMERA_FAULTS.length]!]));
+    const faultyCams = specs
+      ? new Map(specs.flatMap((c, i) => (c.fault ? [[i, c.fault] as const] : [])))
+      : new Map(pickIndices(n.cameras, Math.round(n.cameras * share), rand).map((i, k) => [i, CAMERA_FAULTS[k % CAMERA_FAULTS.length]!]));
     for (let i = 0; i < n.cameras; i++) {
-      const m = CAMERA_MODELS[Math.floor(rand() * CAMERA_MODELS.length)]!;
+      const spec = specs?.[i];
+      const m = spec ? (CAMERA_MODELS.find((x) => x.manufacturer === (spec.manufacturer ?? 'HIKVISION')) ?? CAMERA_MODELS[0]) : CAMERA_MODELS[Math.floor(rand() * CAMERA_MODELS.length)]!;
       const fault = faultyCams.get(i);
-      const serial = `${m.manufacturer.slice(0, 2).toUpperCase()}${code}${String(i + 1).padStart(3, '0')}`;
+      const serial = cameraSerial(code, i + 1, m.manufacturer);
       const host = net(0, i + 1);
       const base: SimulatedCameraOptions = {
         host,
@@ -142,30 +204,23 @@ export async function startSimulatedSchool(opts: SchoolOptions): Promise<Simulat
         serial,
         username: 'admin',
         password,
-        resolution: m.resolution,
+        resolution: spec?.resolution ?? m.resolution,
         fps: 25,
         discoveryPort: PORTS.wsDiscovery,
         location: code,
+        ...(spec?.ipv6 ? { ipv6: spec.ipv6 } : {}),
       };
       // off and degraded happen after installation: start healthy
-      const early = fault === 'wrong-password' || fault === 'stream-down' ? fault : undefined;
-      let cam: SimulatedCamera | undefined = await startSimulatedCamera({ ...base, ...(early ? { fault: early } : {}) });
-      const port = cam.port;
+      const early = fault === 'off' || fault === 'degraded' ? undefined : fault;
+      const slot: CameraSlot = { base, port: 0, cam: await startSimulatedCamera({ ...base, ...(early ? { fault: early } : {}) }) };
+      slot.port = slot.cam!.port;
+      cameras.push(slot);
       stops.push(async () => {
-        await cam?.stop();
+        await slot.cam?.stop();
+        slot.cam = undefined;
       });
-      if (fault === 'off') {
-        late.push(async () => {
-          await cam?.stop();
-          cam = undefined;
-        });
-      } else if (fault === 'degraded') {
-        late.push(async () => {
-          await cam?.stop();
-          cam = await startSimulatedCamera({ ...base, port, fault: 'degraded' });
-        });
-      }
-      devices.push({ name: `cam-${i + 1}`, kind: 'camera', protocol: 'onvif', host, port, expectProfile: m.profile, serial, ...(fault ? { fault } : {}) });
+      if (fault === 'off' || fault === 'degraded') late.push(() => restartCamera(slot, fault));
+      devices.push({ name: `cam-${i + 1}`, kind: 'camera', protocol: 'onvif', host, port: slot.port, expectProfile: m.profile, serial, ...(fault ? { fault } : {}) });
     }
 
     // ---- class boards and displays, one each per classroom ----
@@ -249,6 +304,14 @@ export async function startSimulatedSchool(opts: SchoolOptions): Promise<Simulat
     lateDone = true;
     await Promise.all(late.map((f) => f()));
   };
+  const setCameraFault = async (camera: string, fault: CameraFault | undefined): Promise<void> => {
+    const i = devices.findIndex((d) => d.kind === 'camera' && (d.name === camera || d.serial === camera));
+    if (i < 0) throw new Error(`no camera ${JSON.stringify(camera)} in simulated school ${code}`);
+    await restartCamera(cameras[i]!, fault);
+    const d = devices[i]!;
+    if (fault) d.fault = fault;
+    else delete d.fault;
+  };
   const lateTimer = opts.lateFaultsAfterMs !== undefined ? setTimeout(() => void applyLateFaults(), opts.lateFaultsAfterMs) : undefined;
   lateTimer?.unref();
 
@@ -287,6 +350,7 @@ export async function startSimulatedSchool(opts: SchoolOptions): Promise<Simulat
       };
     },
     applyLateFaults,
+    setCameraFault,
     async stop() {
       if (lateTimer) clearTimeout(lateTimer);
       await stopAll();

@@ -192,7 +192,7 @@ describe('coverage and compliance', () => {
     const st = (svc as unknown as { states: Map<string, { coverage: { recomputations: number } }> }).states.get(SCHOOL)!;
     const before = st.coverage.recomputations;
     published.length = 0;
-    steps.set('cam-gw/cam-gate', 2);
+    steps.set(`cam-gw/${spec.gateCamera}`, 2);
     const broken = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
     // the gate camera's views reach the main entrance, outside the gate and the kitchen; not the playground or corridor
     expect(st.coverage.recomputations - before).toBeLessThan(spec.campus.features.filter((f) => f.properties?.kind === 'key-area').length);
@@ -201,7 +201,7 @@ describe('coverage and compliance', () => {
     expect(gate.ifAllHealthyShare).toBeCloseTo(1, 3);
     expect(gate.blindSpots[0]!.type).toBe('Polygon');
     expect(published.map((e) => e.event.type).sort()).toEqual(['coverage-changed', 'device-status']);
-    expect(published.find((e) => e.event.type === 'device-status')!.event).toMatchObject({ deviceId: 'cam-gate', online: false, healthy: false, step: 2, county: COUNTY });
+    expect(published.find((e) => e.event.type === 'device-status')!.event).toMatchObject({ deviceId: spec.gateCamera, online: false, healthy: false, step: 2, county: COUNTY });
 
     const fail = await get<SchoolCompliance>(`/api/v1/schools/${SCHOOL}/compliance`);
     const f = fail.findings.find((x) => x.kind === 'key-area-coverage')!;
@@ -218,7 +218,7 @@ describe('coverage and compliance', () => {
   });
 
   it('rolls up to the county and city, and the report has one row per county with totals matching the roll-up', async () => {
-    steps.set('cam-gw/cam-gate', 0);
+    steps.set(`cam-gw/${spec.gateCamera}`, 0);
     const county = await get<CountyRollup>(`/api/v1/counties/${COUNTY}/compliance`);
     expect(county).toMatchObject({ code: COUNTY, schools: 1, keyAreas: { schoolsPassing: 0, total: 5, fullyCovered: 4 }, cameras: { total: 7, online: 6 } });
     expect(county.ranking[0]).toMatchObject({ rank: 1, code: SCHOOL });

@@ -1,8 +1,8 @@
 /**
  * Compliance end to end on real components: a demo-city school with a georeferenced campus, key
- * areas and enrolled cameras reported by a camera gateway over MQTT (discovery with ONVIF
- * attributes, `camera_health` on every poll); its network gear simulated over SNMP and polled by
- * the real edge agent. The gate camera breaks (stream down, step 2): the main entrance loses its
+ * areas and enrolled cameras — simulated ONVIF cameras discovered and health-checked by the real
+ * edge agent (`camera_health` on every poll) — and network gear simulated over SNMP, polled by the
+ * same agent. The gate camera breaks (stream down, step 2): the main entrance loses its
  * Identify coverage with the blind spot as a polygon, the school fails the coverage rule citing its
  * source, the county and city roll-ups change, the console's event stream says so, and coverage
  * history lands in InfluxDB. Uplink and IPv6 come from what the agent collected. The Excel report
@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../edge-agent/agent.ts';
 import { parseAgentConfig } from '../../edge-agent/config.ts';
 import { agentConfigFor, startSimulatedSchoolGear, type SimulatedSchoolGear } from '../../simulator/snmp/school-gear.ts';
-import { CameraGateway, campusPlanFor, type CampusPlanSpec } from '../../simulator/campus-plans.ts';
+import { campusCameraSpecs, campusPlanFor, type CampusPlanSpec } from '../../simulator/campus-plans.ts';
+import { startSimulatedSchool, type SimulatedSchool } from '../../simulator/school.ts';
 import { seedDemoCity } from '../../simulator/demo-city.ts';
 import type { CoverageReport, SchoolCompliance } from '../../collector/compliance/service.ts';
 import type { CityRollup, CountyRollup } from '../../collector/compliance/rollup.ts';
@@ -30,7 +31,7 @@ describe('compliance of a school whose gate camera breaks', () => {
   let stack: Stack;
   let gear: SimulatedSchoolGear;
   let agent: RunningAgent;
-  let cams: CameraGateway;
+  let cams: SimulatedSchool;
   let spec: CampusPlanSpec;
   let dir: string;
   const events: { type: string; data: Record<string, unknown> }[] = [];
@@ -53,15 +54,17 @@ describe('compliance of a school whose gate camera breaks', () => {
     const a = schools.find((s) => s.code === SCHOOL_A)!;
     spec = campusPlanFor(a);
 
-    // network gear over SNMP, polled by the real agent
+    // the campus plan's cameras as simulated ONVIF cameras (and the few other devices a simulated
+    // school always has, which the agent is not told to look for), on a random /22 of loopback
+    const subnet: [number, number] = [64 + Math.floor(Math.random() * 180), Math.floor(Math.random() * 63) * 4];
+    cams = await startSimulatedSchool({ schoolCode: SCHOOL_A, cameras: campusCameraSpecs(spec), classrooms: 0, switches: 0, aps: 0, ups: 1, sensors: 0, subnet });
+    // network gear over SNMP
     gear = await startSimulatedSchoolGear({ schoolCode: SCHOOL_A, switches: 2, aps: 1, host: '127.0.0.1' });
+    // one real agent: the SNMP gear configured, the cameras found by ONVIF discovery with the credentials file
     const cred = await stack.inventory.addAgent({ schoolCode: SCHOOL_A, agentId: 'gw-1' });
-    agent = await startAgent(parseAgentConfig(agentConfigFor(gear, { agentId: 'gw-1', mqttUrl: stack.mqttUrl, password: cred.password, dataDir: join(dir, 'agent'), pollIntervalSec: 3600 })), { logger: quiet });
-
-    // cameras, reported by a camera gateway speaking the agent protocol
-    const camCred = await stack.inventory.addAgent({ schoolCode: SCHOOL_A, agentId: 'cam-gw' });
-    cams = new CameraGateway(SCHOOL_A, spec.cameras, { mqttUrl: stack.mqttUrl, password: camCred.password });
-    await cams.start();
+    const found = cams.discovery({ credentialsFile: cams.writeCredentials(join(dir, 'credentials.yaml')), intervalSec: 3600 });
+    const raw = { ...agentConfigFor(gear, { agentId: 'gw-1', mqttUrl: stack.mqttUrl, password: cred.password, dataDir: join(dir, 'agent'), pollIntervalSec: 3600 }), discovery: { credentialsFile: found.credentialsFile, allow: found.allow, onvif: found.onvif } };
+    agent = await startAgent(parseAgentConfig(raw), { logger: quiet });
 
     sse = new AbortController();
     const res = await fetch(`${stack.collector.url}/api/v1/events?school=${SCHOOL_A}`, { signal: sse.signal });
@@ -105,9 +108,13 @@ describe('compliance of a school whose gate camera breaks', () => {
       return (r[0]?.count as number) >= 3 ? true : undefined;
     });
 
-    // ---- enrollment of the cameras the gateway announced, the campus plan, the classrooms
-    await waitFor('cameras in the inbox', async () => ((await stack.inventory.listDevices(SCHOOL_A, { agentId: 'cam-gw' })).length === spec.cameras.length ? true : undefined));
-    for (const c of spec.cameras) await api(`/api/v1/schools/${SCHOOL_A}/devices/cam-gw/${c.deviceId}/accept`, { method: 'POST', body: JSON.stringify({ placement: c.placement }) });
+    // ---- enrollment of the cameras the agent discovered (under the ids the plan predicts), the campus plan, the classrooms
+    const camIds = await waitFor('cameras in the inbox', async () => {
+      const ids = (await stack.inventory.listDevices(SCHOOL_A, { agentId: 'gw-1' })).filter((d) => d.kind === 'camera').map((d) => d.deviceId);
+      return ids.length >= spec.cameras.length ? ids.sort() : undefined;
+    });
+    expect(camIds).toEqual(spec.cameras.map((c) => c.deviceId).sort());
+    for (const c of spec.cameras) await api(`/api/v1/schools/${SCHOOL_A}/devices/gw-1/${c.deviceId}/accept`, { method: 'POST', body: JSON.stringify({ placement: c.placement }) });
     // a self-intersecting key area is refused with the geometry error, nothing stored
     const bow = structuredClone(spec.campus);
     const gateFeature = bow.features.find((f) => f.id === 'main-entrance')!;
@@ -121,7 +128,7 @@ describe('compliance of a school whose gate camera breaks', () => {
     await api(`/api/v1/schools/${SCHOOL_A}/settings`, { method: 'PUT', body: JSON.stringify({ classrooms: spec.classrooms }) });
 
     // ---- all cameras healthy
-    await cams.poll();
+    await agent.pollNow();
     const healthy = await waitFor('every key area covered', async () => {
       const c = await api<CoverageReport>(`/api/v1/schools/${SCHOOL_A}/coverage`);
       return c.fullyCoveredShare === 1 ? c : undefined;
@@ -156,8 +163,8 @@ describe('compliance of a school whose gate camera breaks', () => {
 
     // ---- the gate camera's stream goes down
     const eventsBefore = events.length;
-    cams.setStep(spec.gateCamera, 2);
-    await cams.poll();
+    await cams.setCameraFault(spec.cameras.find((c) => c.deviceId === spec.gateCamera)!.serial, 'stream-down');
+    await agent.pollNow();
     const broken = await waitFor('the main entrance uncovered', async () => {
       const c = await api<CoverageReport>(`/api/v1/schools/${SCHOOL_A}/coverage`);
       return c.areas.find((a) => a.id === spec.gateArea)?.fullyCovered === false ? c : undefined;
