@@ -9,13 +9,15 @@ import { GeometryError } from '../compliance/geometry/index.ts';
 import { parseCampus, type CampusFeatureCollection } from '../compliance/campus.ts';
 import { ComplianceService, type SchoolCompliance } from '../compliance/service.ts';
 import { cityRollup, countyRollup } from '../compliance/rollup.ts';
-import { complianceWorkbook } from '../compliance/report.ts';
+import { complianceWorkbook, historyNotes } from '../compliance/report.ts';
+import { MonthError, monthPeriod, type MonthPeriod } from '../compliance/history.ts';
 import type { Inventory, Region } from '../store/index.ts';
 import type { ApiDeps } from './app.ts';
 import { ApiError } from './errors.ts';
 import { EventBus, registerEventRoutes } from './events.ts';
 import * as S from './schemas.ts';
 
+const MONTH_DOC = 'YYYY-MM (China time); default the current month, whose figures are the state now; an earlier month gives that month from history (coverage, uplink utilisation, cameras online); a future month is refused';
 const CountyParams = Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$', description: 'GB/T 2260 county code' }) });
 const Any = (description: string) => Type.Unknown({ description });
 
@@ -71,10 +73,21 @@ const Settings = Type.Object({
 const CountySettingsBody = Type.Object({ policyPack: Type.Union([Type.String({ pattern: '^[a-z][a-z0-9-]{1,63}$' }), Type.Null()]) }, { additionalProperties: false });
 const ReportQuery = Type.Object({
   county: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
-  month: Type.Optional(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM; default the current month' })),
+  month: Type.Optional(Type.String({ maxLength: 32, description: MONTH_DOC })),
   city: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
 });
-const CityQuery = Type.Object({ code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })) });
+const CityQuery = Type.Object({ code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })), month: Type.Optional(Type.String({ maxLength: 32, description: MONTH_DOC })) });
+const MonthQuery = Type.Object({ month: Type.Optional(Type.String({ maxLength: 32, description: MONTH_DOC })) });
+
+/** Checked in the handler (not by a schema pattern) so that a bad month gets its own error code. */
+function periodOf(month: string | undefined): MonthPeriod {
+  try {
+    return monthPeriod(month);
+  } catch (err) {
+    if (err instanceof MonthError) throw new ApiError(err.problem === 'future' ? 'MONTH_IN_FUTURE' : 'INVALID_MONTH', err.message);
+    throw err;
+  }
+}
 
 export interface ComplianceRouteDeps extends ApiDeps {
   requireToken: (req: FastifyRequest) => Promise<void>;
@@ -114,16 +127,18 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
     if (!s) throw new ApiError('NOT_FOUND', `school ${code}`);
     return s;
   };
-  const schoolsCompliance = async (countyCode: string): Promise<SchoolCompliance[]> => {
+  const schoolsCompliance = async (countyCode: string, period?: MonthPeriod): Promise<SchoolCompliance[]> => {
     const schools = await deps.inventory.listSchools({ countyCode });
-    return (await mapLimit(schools, 4, (s) => svc.compliance(s.code))).filter((x): x is SchoolCompliance => x !== null);
+    return (await mapLimit(schools, 4, (s) => svc.compliance(s.code, period))).filter((x): x is SchoolCompliance => x !== null);
   };
-  const city = async (code?: string) => {
+  const city = async (code?: string, period?: MonthPeriod) => {
     const { city: c, counties } = await cityOf(deps.inventory, code);
     const per = [];
-    for (const k of counties) per.push({ code: k.code, name: k.name, schools: await schoolsCompliance(k.code) });
+    for (const k of counties) per.push({ code: k.code, name: k.name, schools: await schoolsCompliance(k.code, period) });
     return cityRollup(c.code, c.name, per);
   };
+  /** The roll-up's period: absent for the current month (the state now). */
+  const periodField = (p: MonthPeriod) => (p.current ? {} : { period: { month: p.month, from: p.from.toISOString(), to: p.to.toISOString(), historical: true } });
 
   app.get(
     '/api/v1/schools/:code/campus',
@@ -224,30 +239,36 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
 
   app.get(
     '/api/v1/counties/:code/compliance',
-    { schema: { summary: 'County roll-up: share of schools passing each rule, key-area coverage, school ranking', params: CountyParams, response: { 200: Any('CountyRollup'), ...errors } } },
+    { schema: { summary: 'County roll-up: share of schools passing each rule, key-area coverage, school ranking (now, or for a past `month`)', params: CountyParams, querystring: MonthQuery, response: { 200: Any('CountyRollup'), ...errors } } },
     async (req) => {
       const { code } = req.params as Static<typeof CountyParams>;
+      const period = periodOf((req.query as Static<typeof MonthQuery>).month);
       const r = await deps.inventory.getRegion(code);
       if (!r || r.level !== 'county') throw new ApiError('NOT_FOUND', `county ${code}`);
-      return countyRollup(r.code, r.name, await schoolsCompliance(code));
+      return { ...countyRollup(r.code, r.name, await schoolsCompliance(code, period)), ...periodField(period) };
     },
   );
 
   app.get(
     '/api/v1/city/compliance',
-    { schema: { summary: 'City roll-up: per county and in total, with the county ranking', querystring: CityQuery, response: { 200: Any('CityRollup'), ...errors } } },
-    async (req) => city((req.query as Static<typeof CityQuery>).code),
+    { schema: { summary: 'City roll-up: per county and in total, with the county ranking (now, or for a past `month`)', querystring: CityQuery, response: { 200: Any('CityRollup'), ...errors } } },
+    async (req) => {
+      const q = req.query as Static<typeof CityQuery>;
+      const period = periodOf(q.month);
+      return { ...(await city(q.code, period)), ...periodField(period) };
+    },
   );
 
   app.get(
     '/api/v1/reports/compliance.xlsx',
-    { schema: { summary: 'Monthly compliance report (Excel): one row per county, 合计 at the bottom (seed 002 附件3 layout)', querystring: ReportQuery, produces: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'], response: { ...errors } } },
+    { schema: { summary: 'Monthly compliance report (Excel): one row per county, 合计 at the bottom (seed 002 附件3 layout); a past month from history, with note rows saying which figures are the state now', querystring: ReportQuery, produces: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'], response: { ...errors } } },
     async (req, reply) => {
       const q = req.query as Static<typeof ReportQuery>;
-      const month = q.month ?? new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7); // China time
-      const rollup = await city(q.city);
+      const period = periodOf(q.month); // China time
+      const month = period.month;
+      const rollup = await city(q.city, period);
       if (q.county && !rollup.counties.some((c) => c.code === q.county)) throw new ApiError('NOT_FOUND', `county ${q.county} of ${rollup.name}`);
-      const buf = await complianceWorkbook(rollup, { month, countyCode: q.county });
+      const buf = await complianceWorkbook(rollup, { month, countyCode: q.county, ...(period.current ? {} : { notes: historyNotes(month, new Date()) }) });
       const file = `compliance-${q.county ?? rollup.code}-${month}.xlsx`;
       return reply
         .header('content-type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')

@@ -14,6 +14,8 @@ export const API_ERRORS = {
   INVALID_GEOMETRY: { status: 400, message: '%s' },
   NO_CAMPUS_PLAN: { status: 404, message: 'school %s has no campus plan' },
   UNKNOWN_POLICY_PACK: { status: 400, message: 'policy pack %s is not loaded' },
+  INVALID_MONTH: { status: 400, message: '%s' },
+  MONTH_IN_FUTURE: { status: 400, message: '%s' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
 

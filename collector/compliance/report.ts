@@ -38,7 +38,20 @@ export function orderCounties<T extends { name: string; code: string }>(units: T
   return [...units].sort((a, b) => idx(a.name) - idx(b.name) || a.code.localeCompare(b.code));
 }
 
-export async function complianceWorkbook(city: CityRollup, opts: { month: string; countyCode?: string }): Promise<Buffer> {
+/**
+ * The explanatory rows a past month's report carries below 合计: which figures are that month's
+ * (from history) and which are the state at export (no history kept).
+ */
+export function historyNotes(month: string, exportedAt: Date): string[] {
+  const [y, m] = month.split('-');
+  const at = new Date(exportedAt.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+  return [
+    `注1：${y}年${Number(m)}月数据取自当月历史记录：关键区域覆盖按时间加权（全覆盖关键区域数为月均值，关键区域全覆盖学校数为当月始终全覆盖的学校数），出口带宽利用率为当月95百分位，摄像机在线数为当月平均在线数。`,
+    `注2：学校数、IPv6地址终端占比、每班大屏达标学校数，以及未整改问题数中无历史记录的规则（设备在线、IPv6、大屏等），无历史记录，为导出时（${at}，北京时间）的状态；出口带宽达标按当月最后一次接口速率读数。`,
+  ];
+}
+
+export async function complianceWorkbook(city: CityRollup, opts: { month: string; countyCode?: string; notes?: string[] }): Promise<Buffer> {
   const wb = new ExcelJS.Workbook();
   wb.creator = 'campus';
   wb.created = new Date();
@@ -59,8 +72,15 @@ export async function complianceWorkbook(city: CityRollup, opts: { month: string
     const row = ws.addRow(REPORT_COLUMNS.map((col, i) => (i === 0 ? '合计' : col.value(totals))));
     row.font = { bold: true };
   }
+  const lastTableRow = ws.rowCount;
+  for (const note of opts.notes ?? []) {
+    const row = ws.addRow([note]);
+    ws.mergeCells(row.number, 1, row.number, REPORT_COLUMNS.length);
+    row.alignment = { wrapText: true, vertical: 'top' };
+    row.height = 30;
+  }
   ws.eachRow((row, n) => {
-    if (n < 2) return;
+    if (n < 2 || n > lastTableRow) return;
     row.eachCell({ includeEmpty: true }, (cell) => {
       cell.border = { top: { style: 'thin' }, left: { style: 'thin' }, bottom: { style: 'thin' }, right: { style: 'thin' } };
     });

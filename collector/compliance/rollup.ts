@@ -86,8 +86,9 @@ export function summarise(code: string, name: string, schools: SchoolCompliance[
     schools: schools.length,
     schoolsAllPassing: schools.filter((s) => !s.findings.some((f) => f.verdict === 'fail')).length,
     rules: [...rules.values()].sort((a, b) => a.ruleId.localeCompare(b.ruleId)),
-    keyAreas: { schoolsPassing: schools.filter((s) => passes(s, 'key-area-coverage')).length, total: areas, fullyCovered: full, share: areas ? r4(full / areas) : null, weightedCoverage: mean(weighted), weightedIfAllHealthy: mean(ifAll) },
-    cameras: { total: cTot, online: cOn, healthy: cHealthy },
+    // a past month's figures are means (fractional counts): rounded against float noise
+    keyAreas: { schoolsPassing: schools.filter((s) => passes(s, 'key-area-coverage')).length, total: areas, fullyCovered: r4(full), share: areas ? r4(full / areas) : null, weightedCoverage: mean(weighted), weightedIfAllHealthy: mean(ifAll) },
+    cameras: { total: cTot, online: r4(cOn), healthy: r4(cHealthy) },
     uplink: { schoolsPassing: schools.filter((s) => passes(s, 'uplink-bandwidth')).length },
     ipv6: { devices: v6d, withGlobal: v6g, share: v6d ? r4(v6g / v6d) : null },
     display: { schoolsPassing: schools.filter((s) => passes(s, 'display-per-classroom')).length },

@@ -23,6 +23,7 @@ import { campusPlanFor } from '../../simulator/campus-plans.ts';
 import { ComplianceService, type CoverageReport, type SchoolCompliance } from './service.ts';
 import type { CityRollup, CountyRollup } from './rollup.ts';
 import { REPORT_COLUMNS, REPORT_SHEET } from './report.ts';
+import { currentMonth } from './history.ts';
 
 const TOKEN = 'test-admin-token-0123456789';
 const CITY = '371500';
@@ -228,9 +229,11 @@ describe('coverage and compliance', () => {
     expect(city.ranking.map((c) => c.rank)).toEqual([1, 2]);
     expect((await app.inject({ url: '/api/v1/counties/371500/compliance' })).statusCode).toBe(404);
 
-    const r = await app.inject({ url: '/api/v1/reports/compliance.xlsx?month=2025-11' });
+    // the current month is the state now (a past month comes from history: tests/e2e/compliance-history.test.ts)
+    const month = currentMonth();
+    const r = await app.inject({ url: `/api/v1/reports/compliance.xlsx?month=${month}` });
     expect(r.statusCode).toBe(200);
-    expect(r.headers['content-disposition']).toMatch(/compliance-371500-2025-11\.xlsx/);
+    expect(r.headers['content-disposition']).toContain(`compliance-371500-${month}.xlsx`);
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(r.rawPayload as unknown as ArrayBuffer);
     const ws = wb.getWorksheet(REPORT_SHEET)!;
@@ -240,10 +243,12 @@ describe('coverage and compliance', () => {
     expect((ws.getRow(5).values as unknown[]).slice(2)).toEqual(REPORT_COLUMNS.slice(1).map((c) => c.value(city) ?? undefined));
     expect(ws.getRow(3).getCell(6).value).toBe(80); // 4 of 5 key areas fully covered
 
-    const one = await app.inject({ url: `/api/v1/reports/compliance.xlsx?month=2025-11&county=${COUNTY2}` });
+    const one = await app.inject({ url: `/api/v1/reports/compliance.xlsx?month=${month}&county=${COUNTY2}` });
     const wb2 = new ExcelJS.Workbook();
     await wb2.xlsx.load(one.rawPayload as unknown as ArrayBuffer);
     expect(wb2.getWorksheet(REPORT_SHEET)!.rowCount).toBe(4);
-    expect((await app.inject({ url: '/api/v1/reports/compliance.xlsx?month=2025-13' })).statusCode).toBe(400);
+    const bad = await app.inject({ url: '/api/v1/reports/compliance.xlsx?month=2025-13' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'INVALID_MONTH' });
   });
 });

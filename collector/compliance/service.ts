@@ -22,8 +22,9 @@ import { CampusStore, PACK_TYPE_OF, campusToGeoJson, localFrameOf, obstaclesOf, 
 import { loadPacks, resolvePolicy, rulesFor, type Policy } from './policy/packs.ts';
 import type { PolicyPack } from './policy/schema.ts';
 import { evaluate, type Finding, type SchoolFacts } from './policy/rules.ts';
-import { chooseUplink, isGlobalIpv6, latestCameraHealth, latestReachable, measureUplink, type QueryFn, type UplinkMeasurement } from './telemetry-facts.ts';
+import { chooseUplink, isGlobalIpv6, latestCameraHealth, latestReachable, measureUplink, uplinkIpv6, type QueryFn, type UplinkIpv6, type UplinkMeasurement } from './telemetry-facts.ts';
 import type { LatestReadings } from '../ingest/latest.ts';
+import { camerasMonth, coverageMonth, type CamerasMonth, type CoverageMonth, type MonthPeriod } from './history.ts';
 
 /**
  * Horizontal pixels assumed when neither the camera's health reading nor its discovered ONVIF
@@ -114,11 +115,18 @@ export interface SchoolCompliance {
   school: { code: string; name: string; countyCode: string; type: string; ownership: string };
   policy: { id: string; version: string; title: PolicyPack['title'] };
   computedAt: string;
+  /**
+   * Present for a past month: the figures with history (key-area coverage, uplink utilisation,
+   * cameras online) are that month's; the rest (inventory, IPv6, displays) are the state now.
+   */
+  period?: { month: string; from: string; to: string; coverage: CoverageMonth | null; cameras: CamerasMonth };
   findings: FindingReport[];
   facts: {
     uplink: UplinkMeasurement | null;
     contractedUplinkMbps: number | null;
     ipv6: { devices: number; withGlobal: number; incapable: number; share: number | null };
+    /** global IPv6 on the uplink interface (switch IP-MIB); null: no uplink or no address data */
+    uplinkIpv6: UplinkIpv6 | null;
     classrooms: number | null;
     displays: { total: number; working: number };
     classBoards: number;
@@ -464,8 +472,15 @@ export class ComplianceService {
     return campusToGeoJson(plan, (a) => this.levelOf(policy, a));
   }
 
-  /** Every rule of the school's policy, judged. */
-  async compliance(code: string): Promise<SchoolCompliance | null> {
+  /**
+   * Every rule of the school's policy, judged: now, or for a past month (`period`, not the current
+   * one) from the history in InfluxDB where there is one — the uplink over that month's window,
+   * key-area coverage from the `coverage` history (time-weighted; the coverage rule judged on the
+   * month's mean share of key areas fully covered), cameras online from `camera_health`. What has
+   * no history (devices, displays, APs, IPv6) is the state now.
+   */
+  async compliance(code: string, period?: MonthPeriod): Promise<SchoolCompliance | null> {
+    const past = period && !period.current ? period : undefined;
     const school = await this.o.inventory.getSchool(code);
     if (!school) return null;
     const settings = await this.campus.getSettings(code);
@@ -481,8 +496,10 @@ export class ComplianceService {
     const windowHours = Number(util?.params.windowHours ?? 168);
     const satShare = Number(util?.params.saturationShare ?? 0.95);
     const switches = devices.filter((d) => d.kind === 'switch').map((d) => ({ deviceId: d.deviceId, kind: d.kind, sysName: typeof d.attributes.sysName === 'string' ? d.attributes.sysName : undefined }));
-    const choice = await chooseUplink(this.query, code, settings.uplink, switches, windowHours);
-    const uplink = choice ? await measureUplink(this.query, code, choice, windowHours, satShare) : null;
+    const window = past ? { from: past.from, to: past.to } : windowHours;
+    const choice = await chooseUplink(this.query, code, settings.uplink, switches, window);
+    const uplink = choice ? await measureUplink(this.query, code, choice, window, satShare) : null;
+    const v6up = choice ? await uplinkIpv6(this.query, code, choice, windowHours) : null;
 
     // IPv6: discovered addresses; incapable by profile capability
     const live = devices.filter((d) => !d.goneAt);
@@ -509,6 +526,7 @@ export class ComplianceService {
         ...(uplink?.saturationMinutes !== undefined ? { saturationMinutes: uplink.saturationMinutes } : {}),
       },
       ...(live.length ? { ipv6: { devices: live.length, withGlobal, incapable } } : {}),
+      ...(v6up ? { uplinkIpv6: v6up } : {}),
       ...(settings.classrooms !== null ? { classrooms: settings.classrooms } : {}),
       ...(displays.length ? { displays: { total: displays.length, working: displays.filter(isUp).length } } : {}),
       ...(boards.length ? { classBoards: boards.length } : {}),
@@ -518,28 +536,64 @@ export class ComplianceService {
         : {}),
     };
     const rules = rulesFor(policy, { countyCode: school.countyCode, type: school.type, ownership: school.ownership, people: school.studentCount + school.staffCount });
-    const findings = evaluate(rules, facts).map((f) => ({ ...f, citation: citationOf(f.sources) }));
+    let findings = evaluate(rules, facts).map((f) => ({ ...f, citation: citationOf(f.sources) }));
+    let keyAreas = {
+      total: cov?.areas.length ?? 0,
+      fullyCovered: cov?.areas.filter((a) => a.fullyCovered).length ?? 0,
+      weightedCoverage: cov && cov.areas.length ? round(cov.weightedCoverage) : null,
+      weightedIfAllHealthy: cov && cov.areas.length ? round(cov.weightedIfAllHealthy) : null,
+    };
+    let cameras = { total: cams.length, online: cams.filter((c) => c.online).length, healthy: cams.filter((c) => c.healthy).length };
+    let history: SchoolCompliance['period'];
+    if (past) {
+      const [cm, camM] = await Promise.all([coverageMonth(this.query, code, past), camerasMonth(this.query, code, past)]);
+      history = { month: past.month, from: past.from.toISOString(), to: past.to.toISOString(), coverage: cm, cameras: camM };
+      // key areas: the month's means (fully covered areas as a mean count)
+      keyAreas = cm
+        ? { total: cm.keyAreas, fullyCovered: round(cm.meanFullyCoveredShare * cm.keyAreas), weightedCoverage: cm.meanWeightedCoverage, weightedIfAllHealthy: cm.meanWeightedIfAllHealthy }
+        : { total: 0, fullyCovered: 0, weightedCoverage: null, weightedIfAllHealthy: null };
+      cameras = { total: camM.total, online: camM.meanOnline, healthy: camM.meanHealthy };
+      findings = findings.map((f) => (f.kind === 'key-area-coverage' ? this.keyAreaMonth(f, rules.find((r) => r.id === f.ruleId)?.params, cm, past.month) : f));
+    }
     return {
       school: { code, name: school.name, countyCode: school.countyCode, type: school.type, ownership: school.ownership },
       policy: { id: policy.id, version: policy.version, title: policy.title },
       computedAt: new Date().toISOString(),
+      ...(history ? { period: history } : {}),
       findings,
       facts: {
         uplink,
         contractedUplinkMbps: school.contractedUplinkMbps,
         ipv6: { devices: live.length, withGlobal, incapable, share: live.length ? round(withGlobal / live.length) : null },
+        uplinkIpv6: v6up,
         classrooms: settings.classrooms,
         displays: { total: displays.length, working: displays.filter(isUp).length },
         classBoards: boards.length,
         aps: { total: aps.length, online: aps.filter(isUp).length },
-        cameras: { total: cams.length, online: cams.filter((c) => c.online).length, healthy: cams.filter((c) => c.healthy).length },
-        keyAreas: {
-          total: cov?.areas.length ?? 0,
-          fullyCovered: cov?.areas.filter((a) => a.fullyCovered).length ?? 0,
-          weightedCoverage: cov && cov.areas.length ? round(cov.weightedCoverage) : null,
-          weightedIfAllHealthy: cov && cov.areas.length ? round(cov.weightedIfAllHealthy) : null,
-        },
+        cameras,
+        keyAreas,
       },
+    };
+  }
+
+  /**
+   * The coverage rule for a past month: the month's time-weighted mean share of key areas fully
+   * covered against `minShareOfAreas` (with 100 %, a school passes only when fully covered the whole
+   * month it had a plan). The history holds the share over all areas of the plan, recommended ones
+   * included, so `includeRecommended: false` cannot be honoured for history.
+   */
+  private keyAreaMonth(f: FindingReport, params: Record<string, unknown> | undefined, cm: CoverageMonth | null, month: string): FindingReport {
+    const min = Number(params?.minShareOfAreas ?? f.threshold);
+    const { uncovered: _uncovered, ...rest } = f;
+    if (!cm) return { ...rest, verdict: 'unknown', measured: null, threshold: min, unit: 'share', detail: `no coverage history for ${month}` };
+    const ok = cm.meanFullyCoveredShare >= min - 1e-9;
+    return {
+      ...rest,
+      verdict: ok ? 'pass' : 'fail',
+      measured: cm.meanFullyCoveredShare,
+      threshold: min,
+      unit: 'share',
+      detail: `${month}: on average ${(cm.meanFullyCoveredShare * 100).toFixed(1)} % of ${cm.keyAreas} key areas fully covered, all of them ${(cm.fullyCoveredTimeShare * 100).toFixed(1)} % of the time (${cm.hoursWithData} h of coverage history); weighted coverage ${(cm.meanWeightedCoverage * 100).toFixed(1)} %`,
     };
   }
 }

@@ -18,6 +18,14 @@ export function lit(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/** A window: the last `hours`, or [from, to) (a past month). */
+export type Window = number | { from: Date; to: Date };
+
+/** InfluxQL time condition of a window. */
+export function timeCond(w: Window): string {
+  return typeof w === 'number' ? `time > now() - ${Math.round(w)}h` : `time >= ${lit(w.from.toISOString())} AND time < ${lit(w.to.toISOString())}`;
+}
+
 function rowsOf(series: Series[]): Record<string, unknown>[] {
   return series.flatMap((s) => s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })));
 }
@@ -43,10 +51,10 @@ export interface SwitchInfo {
 }
 
 /** Picks the uplink interface from what the switches reported (see the file comment). */
-export async function chooseUplink(query: QueryFn, school: string, setting: { device: string; ifName: string } | null, devices: SwitchInfo[], windowHours: number): Promise<UplinkChoice | null> {
+export async function chooseUplink(query: QueryFn, school: string, setting: { device: string; ifName: string } | null, devices: SwitchInfo[], window: Window): Promise<UplinkChoice | null> {
   if (setting) return { ...setting, how: 'setting' };
   const r = rowsOf(
-    await query(`SELECT last("speedMbps") AS speed FROM "interface" WHERE "school" = ${lit(school)} AND "ifName" =~ /(?i)uplink/ AND time > now() - ${Math.round(windowHours)}h GROUP BY "device", "ifName", "kind"`),
+    await query(`SELECT last("speedMbps") AS speed FROM "interface" WHERE "school" = ${lit(school)} AND "ifName" =~ /(?i)uplink/ AND ${timeCond(window)} GROUP BY "device", "ifName", "kind"`),
   );
   const kinds = new Map(devices.map((d) => [d.deviceId, d]));
   const cands = r
@@ -71,8 +79,8 @@ export function percentile(values: number[], p: number): number {
  * Saturation minutes: the time between polls whose rate was at or above `saturationShare` of the
  * capacity.
  */
-export async function measureUplink(query: QueryFn, school: string, choice: UplinkChoice, windowHours: number, saturationShare: number): Promise<UplinkMeasurement> {
-  const where = `"school" = ${lit(school)} AND "device" = ${lit(choice.device)} AND "ifName" = ${lit(choice.ifName)} AND time > now() - ${Math.round(windowHours)}h`;
+export async function measureUplink(query: QueryFn, school: string, choice: UplinkChoice, window: Window, saturationShare: number): Promise<UplinkMeasurement> {
+  const where = `"school" = ${lit(school)} AND "device" = ${lit(choice.device)} AND "ifName" = ${lit(choice.ifName)} AND ${timeCond(window)}`;
   const series = await query(
     [
       `SELECT last("speedMbps") AS speed FROM "interface" WHERE ${where}`,
@@ -161,4 +169,43 @@ export function isGlobalIpv6(addr: string): boolean {
   const first = parseInt(a.split(':')[0] || '0', 16);
   if ((first & 0xffc0) === 0xfe80) return false;
   return true;
+}
+
+export interface UplinkIpv6 {
+  device: string;
+  ifName: string;
+  /** the uplink's ifIndex, from the `interface` readings; null when they are missing */
+  ifIndex: number | null;
+  /** global unicast/anycast IPv6 addresses on that interface, from the switch's latest address poll */
+  globalAddresses: string[];
+}
+
+/**
+ * IPv6 on the uplink interface: the switch's IP-MIB ipAddressTable as the agent read it (`ipAddress`
+ * readings: tags family, address; field ifIndex, addressType), joined on ifIndex with the
+ * `interface` readings (tags ifIndex, ifName). Only the switch's latest address poll counts (one
+ * timestamp per poll), so an address removed since is gone. Null when the switch reported no
+ * addresses within the window (e.g. it has no ipAddressTable): the rule is then unknown.
+ */
+export async function uplinkIpv6(query: QueryFn, school: string, choice: UplinkChoice, windowHours: number): Promise<UplinkIpv6 | null> {
+  const since = `time > now() - ${Math.round(windowHours)}h`;
+  const dev = `"school" = ${lit(school)} AND "device" = ${lit(choice.device)}`;
+  const series = await query(
+    [
+      `SELECT last("speedMbps") AS speed FROM "interface" WHERE ${dev} AND "ifName" = ${lit(choice.ifName)} AND ${since} GROUP BY "ifIndex"`,
+      `SELECT last("ifIndex") AS ifx, last("addressType") AS atype FROM "ipAddress" WHERE ${dev} AND ${since} GROUP BY "family", "address"`,
+    ].join('; '),
+  );
+  const ifRows = rowsOf(series.filter((s) => s.columns.includes('speed')));
+  const addrRows = rowsOf(series.filter((s) => s.columns.includes('ifx')));
+  if (!addrRows.length) return null;
+  const ifIndexes = ifRows.map((r) => Number(r.ifIndex)).filter((n) => Number.isInteger(n));
+  const ifIndex = ifIndexes.length ? ifIndexes[0]! : null;
+  const latest = Math.max(...addrRows.map((r) => Number(r.time)));
+  const globalAddresses = addrRows
+    .filter((r) => Number(r.time) === latest && r.family === 'ipv6' && ifIndex !== null && Number(r.ifx) === ifIndex && r.atype !== 'broadcast')
+    .map((r) => String(r.address))
+    .filter(isGlobalIpv6)
+    .sort();
+  return { device: choice.device, ifName: choice.ifName, ifIndex, globalAddresses };
 }

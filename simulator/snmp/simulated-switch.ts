@@ -2,9 +2,11 @@
  * A simulated switch/AP that answers real SNMP (v1/v2c, community `public`) on one loopback UDP
  * port, using net-snmp's own Agent: system group, ifNumber, ifTable and ifXTable, with counters
  * that move as traffic-model.ts says, and, when given `neighbours`, LLDP-MIB lldpRemTable rows
- * (the switches it sees on its ports). See docs/decisions/0003-simulated-snmp.md.
+ * (the switches it sees on its ports), and, when given `ipAddresses` or `uplinkIpv6`, IP-MIB
+ * ipAddressTable rows (which address sits on which interface). See docs/decisions/0003-simulated-snmp.md.
  */
 import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import snmp, { type MibRequest } from 'net-snmp';
 import { portCounters, portModels, type PortModel } from './traffic-model.ts';
 
@@ -28,6 +30,32 @@ export function chassisMacFor(sysName: string): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
+/** One IP-MIB ipAddressTable row: an address on an interface. */
+export interface SimulatedIpAddress {
+  /** ipAddressIfIndex: the interface the address sits on */
+  ifIndex: number;
+  /** IPv4 dotted quad or IPv6 text */
+  address: string;
+  /** ipAddressType; default unicast */
+  type?: 'unicast' | 'anycast' | 'broadcast';
+}
+
+const ADDRESS_TYPE = { unicast: 1, anycast: 2, broadcast: 3 } as const;
+
+/** The 4 or 16 bytes of an address (InetAddress), for the ipAddressTable index. */
+export function inetAddressBytes(address: string): Buffer {
+  if (net.isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  if (!net.isIPv6(address) || address.includes('.')) throw new Error(`not an IPv4 or plain IPv6 address: ${address}`);
+  const [head = '', tail] = address.split('::') as [string, string | undefined];
+  const groups = (part: string) => (part ? part.split(':') : []).map((g) => parseInt(g, 16));
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const b = Buffer.alloc(16);
+  all.forEach((g, i) => b.writeUInt16BE(g, 2 * i));
+  return b;
+}
+
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const macBytes = (mac: string): Buffer => Buffer.from(mac.split(':').map((x) => parseInt(x, 16)));
 
@@ -44,6 +72,10 @@ export interface SimulatedSwitchOptions {
   community?: string;
   /** LLDP neighbours (lldpRemTable rows); none: the switch offers no LLDP-MIB at all */
   neighbours?: readonly SimulatedNeighbour[];
+  /** IP-MIB ipAddressTable rows; none (and no `uplinkIpv6`): the switch offers no ipAddressTable */
+  ipAddresses?: readonly SimulatedIpAddress[];
+  /** shorthand: this global IPv6 address on the uplink port (the last ifIndex), with a link-local fe80:: beside it */
+  uplinkIpv6?: string;
   /** clock, for tests that want to pin time */
   now?: () => number;
 }
@@ -58,6 +90,7 @@ export interface SimulatedSwitch {
 const IF_ENTRY = '1.3.6.1.2.1.2.2.1';
 const IFX_ENTRY = '1.3.6.1.2.1.31.1.1.1';
 const LLDP_REM_ENTRY = '1.0.8802.1.1.2.1.4.1.1';
+const IP_ADDRESS_ENTRY = '1.3.6.1.2.1.4.34.1';
 const RO = snmp.MaxAccess['read-only']!;
 const NA = snmp.MaxAccess['not-accessible']!;
 const T = snmp.ObjectType;
@@ -225,6 +258,35 @@ export async function startSimulatedSwitch(opts: SimulatedSwitchOptions): Promis
         n.remotePortDesc ?? n.remotePortId,
         n.remoteSysName,
       ]);
+    }
+  }
+  const addresses = [...(opts.ipAddresses ?? [])];
+  if (opts.uplinkIpv6 !== undefined) {
+    const uplink = ports[ports.length - 1]!.ifIndex;
+    addresses.push({ ifIndex: uplink, address: opts.uplinkIpv6 }, { ifIndex: uplink, address: `fe80::ca:${uplink.toString(16)}` });
+  }
+  if (addresses.length > 0) {
+    mib.registerProviders([
+      {
+        name: 'ipAddressEntry',
+        type: snmp.MibProviderType.Table,
+        oid: IP_ADDRESS_ENTRY,
+        maxAccess: NA,
+        tableColumns: [
+          { number: 1, name: 'ipAddressAddrType', type: T.Integer, maxAccess: NA },
+          { number: 2, name: 'ipAddressAddr', type: T.OctetString, maxAccess: NA },
+          { number: 3, name: 'ipAddressIfIndex', type: T.Integer, maxAccess: RO },
+          { number: 4, name: 'ipAddressType', type: T.Integer, maxAccess: RO },
+          { number: 7, name: 'ipAddressStatus', type: T.Integer, maxAccess: RO },
+        ],
+        tableIndex: [{ columnName: 'ipAddressAddrType' }, { columnName: 'ipAddressAddr' }],
+      },
+    ]);
+    for (const a of addresses) {
+      if (!byIndex.has(a.ifIndex)) throw new Error(`address ${a.address}: no interface ${a.ifIndex} on ${opts.sysName}`);
+      const bytes = inetAddressBytes(a.address);
+      // InetAddressType 1 ipv4, 2 ipv6; ipAddressStatus 1 preferred
+      mib.addTableRow('ipAddressEntry', [bytes.length === 4 ? 1 : 2, bytes, a.ifIndex, ADDRESS_TYPE[a.type ?? 'unicast'], 1]);
     }
   }
   mib.setScalarValue('sysDescr', opts.sysDescr ?? `campus simulated switch ${opts.sysName}`);

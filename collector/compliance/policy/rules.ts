@@ -13,6 +13,7 @@ const PARAMS: Record<RuleKind, Record<string, ['number' | 'boolean', boolean, nu
   'uplink-bandwidth': { minMbps: ['number', true, 1, 1_000_000], useContractedWhenUnmeasured: ['boolean', false] },
   'uplink-utilisation': { maxP95Share: ['number', true, 0, 1], windowHours: ['number', false, 1, 24 * 90], saturationShare: ['number', false, 0, 1] },
   'ipv6-share': { minShare: ['number', true, 0, 1] },
+  'uplink-ipv6': { minGlobalAddresses: ['number', false, 1, 64] },
   'display-per-classroom': { perClassroom: ['number', true, 0, 10], countOnlyWorking: ['boolean', false] },
   'class-board-per-classroom': { perClassroom: ['number', true, 0, 10] },
   'ap-online-share': { minShare: ['number', true, 0, 1] },
@@ -55,6 +56,11 @@ export interface SchoolFacts {
     saturationMinutes?: number;
   };
   ipv6?: { devices: number; withGlobal: number; incapable: number };
+  /**
+   * IPv6 on the school's uplink interface, from the switch's IP-MIB ipAddressTable (what the agent
+   * last read for that switch). Absent: no uplink chosen, or the switch reported no addresses.
+   */
+  uplinkIpv6?: { device: string; ifName: string; ifIndex: number | null; globalAddresses: string[] };
   classrooms?: number;
   displays?: { total: number; working: number };
   classBoards?: number;
@@ -112,6 +118,23 @@ export function evaluateRule(rule: EffectiveRule, f: SchoolFacts): Finding {
       if (!f.ipv6 || f.ipv6.devices === 0) return unknown(min, 'share', 'no device addresses reported');
       const share = f.ipv6.withGlobal / f.ipv6.devices;
       return judged(share >= min, share, min, 'share', `${f.ipv6.withGlobal} of ${f.ipv6.devices} devices have a global IPv6 address${f.ipv6.incapable ? `; ${f.ipv6.incapable} cannot do IPv6 at all (by profile)` : ''}`);
+    }
+    case 'uplink-ipv6': {
+      // "Reachable" here means configured: the uplink interface carries a global IPv6 address.
+      // A real reachability probe (ICMPv6 echo from the agent to the county network's gateway)
+      // is a later step; until then a configured but unrouted address passes.
+      const min = (p.minGlobalAddresses as number | undefined) ?? 1;
+      const u = f.uplinkIpv6;
+      if (!u) return unknown(min, 'addresses', 'no IP address table reported for the uplink switch (IP-MIB ipAddressTable)');
+      if (u.ifIndex === null) return unknown(min, 'addresses', `the ifIndex of uplink ${u.device} ${u.ifName} is not known (no interface readings)`);
+      const n = u.globalAddresses.length;
+      return judged(
+        n >= min,
+        n,
+        min,
+        'addresses',
+        n ? `uplink ${u.device} ${u.ifName} has global IPv6 ${u.globalAddresses.join(', ')} (SNMP IP-MIB)` : `uplink ${u.device} ${u.ifName} has no global IPv6 address (SNMP IP-MIB)`,
+      );
     }
     case 'display-per-classroom':
     case 'class-board-per-classroom': {

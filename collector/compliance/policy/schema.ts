@@ -26,6 +26,7 @@ export const RULE_KINDS = [
   'uplink-bandwidth',
   'uplink-utilisation',
   'ipv6-share',
+  'uplink-ipv6',
   'display-per-classroom',
   'class-board-per-classroom',
   'ap-online-share',
