@@ -12,4 +12,12 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // the console runs in the browser
+    files: ['console/src/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: { ecmaFeatures: { jsx: true } },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', EventSource: 'readonly', MessageEvent: 'readonly', HTMLDivElement: 'readonly', HTMLElement: 'readonly', Intl: 'readonly', GeoJSON: 'readonly', RequestInit: 'readonly' },
+    },
+  },
 );

@@ -10,6 +10,7 @@ import { openDb, migrate, Inventory, type Db } from './store/index.ts';
 import { InfluxWriter } from './telemetry/influx-writer.ts';
 import { FileLineSink } from './telemetry/file-sink.ts';
 import type { TelemetrySink } from './telemetry/sink.ts';
+import type { InfluxConnection } from './telemetry/influx-http.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { LatestReadings } from './ingest/latest.ts';
 import { buildApi } from './api/app.ts';
@@ -80,6 +81,11 @@ export async function openStore(cfg: { databaseUrl?: string; dataDir: string }):
   return { db, inventory: new Inventory(db) };
 }
 
+/** The InfluxDB to query, when one is configured (else telemetry goes to files). */
+function influxConnection(cfg: Pick<CollectorConfig, 'influxUrl' | 'influxDb' | 'influxUser' | 'influxPassword' | 'influxToken'>): InfluxConnection | undefined {
+  return cfg.influxUrl ? { url: cfg.influxUrl, db: cfg.influxDb, user: cfg.influxUser, password: cfg.influxPassword, token: cfg.influxToken } : undefined;
+}
+
 export function openSink(cfg: Pick<CollectorConfig, 'influxUrl' | 'influxDb' | 'influxUser' | 'influxPassword' | 'influxToken' | 'dataDir' | 'logger' | 'influxConcurrency'>): TelemetrySink {
   if (!cfg.influxUrl) return new FileLineSink({ dir: join(resolve(cfg.dataDir), 'telemetry'), db: cfg.influxDb });
   return new InfluxWriter({
@@ -136,12 +142,12 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     sink,
     events,
     latest,
-    influx: cfg.influxUrl ? { url: cfg.influxUrl, db: cfg.influxDb, user: cfg.influxUser, password: cfg.influxPassword, token: cfg.influxToken } : undefined,
+    influx: influxConnection(cfg),
     defaultPolicy: cfg.policyPack,
     refreshIntervalMs: cfg.complianceRefreshMs,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, onDevicesChanged: (ref) => {
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, influx: influxConnection(cfg), warmMapCache: true, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage

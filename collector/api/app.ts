@@ -17,8 +17,10 @@ import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 import { registerEnrollmentRoutes } from './enrollment-routes.ts';
 import { registerComplianceRoutes } from './compliance-routes.ts';
-import type { EventBus } from './events.ts';
-import type { ComplianceService } from '../compliance/service.ts';
+import { registerConsoleRoutes } from './console-routes.ts';
+import { EventBus } from './events.ts';
+import { ComplianceService } from '../compliance/service.ts';
+import type { InfluxConnection } from '../telemetry/influx-http.ts';
 
 export interface ApiDeps {
   inventory: Inventory;
@@ -35,6 +37,12 @@ export interface ApiDeps {
   /** Compliance engine and the event bus of SSE streams; made here (on-request only) when absent. */
   compliance?: ComplianceService;
   events?: EventBus;
+  /** InfluxDB to read device time series from (the console's charts); absent = 503 TELEMETRY_UNAVAILABLE. */
+  influx?: InfluxConnection;
+  /** The built console to serve at `/` (default console/dist). */
+  consoleDir?: string;
+  /** Compute every school's map summary at start rather than on the console's first request. */
+  warmMapCache?: boolean;
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -159,7 +167,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     onChange: deps.onDevicesChanged,
   });
 
-  registerComplianceRoutes(app, { ...deps, requireToken: (req) => requireToken(req, undefined as never) });
+  // one event bus and compliance engine for the compliance and console routes
+  const events = deps.events ?? new EventBus();
+  const compliance = deps.compliance ?? new ComplianceService({ db: deps.db, inventory: deps.inventory, sink: deps.sink, events, refreshIntervalMs: 0 });
+  registerComplianceRoutes(app, { ...deps, events, compliance, requireToken: (req) => requireToken(req, undefined as never) });
+  await registerConsoleRoutes(app, { ...deps, events, compliance });
 
   // ---- administration (bearer token) ----
 

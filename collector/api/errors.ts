@@ -16,6 +16,8 @@ export const API_ERRORS = {
   UNKNOWN_POLICY_PACK: { status: 400, message: 'policy pack %s is not loaded' },
   INVALID_MONTH: { status: 400, message: '%s' },
   MONTH_IN_FUTURE: { status: 400, message: '%s' },
+  TELEMETRY_UNAVAILABLE: { status: 503, message: 'no InfluxDB is configured: telemetry goes to files, which cannot be queried%s' },
+  TELEMETRY_QUERY_FAILED: { status: 502, message: '%s' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
 

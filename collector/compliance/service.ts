@@ -464,6 +464,20 @@ export class ComplianceService {
     };
   }
 
+  /**
+   * A camera's cached view at a density level (from the school's `SchoolCoverage`, not recomputed),
+   * as GeoJSON polygons: WGS84 when the plan is georeferenced, else plan metres. Undefined when the
+   * school has no computed state, the camera is not placed, or the level is neither `monitor` nor a
+   * key area's required level. Call after `coverage()` or `refreshSchool()`.
+   */
+  cameraView(code: string, cameraId: string, level: DensityLevel): GeoJsonPolygon[] | undefined {
+    const st = this.states.get(code);
+    const rings = st?.coverage.view(cameraId, level);
+    if (!st || !rings) return undefined;
+    const lf = localFrameOf(st.plan.frame);
+    return rings.map((outer) => polygonToGeoJson({ outer, holes: [] }, lf));
+  }
+
   async campusGeoJson(code: string): Promise<CampusFeatureCollection | null> {
     const plan = await this.campus.getPlan(code);
     const school = await this.o.inventory.getSchool(code);

@@ -1,0 +1,118 @@
+/** The collector's HTTP API, as the console uses it. Reads are open; writes send the admin token. */
+
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const auth = {
+  get token(): string {
+    return sessionStorage.getItem('campus.token') ?? '';
+  },
+  set token(v: string) {
+    sessionStorage.setItem('campus.token', v);
+  },
+  get actor(): string {
+    return sessionStorage.getItem('campus.actor') ?? '';
+  },
+  set actor(v: string) {
+    sessionStorage.setItem('campus.actor', v);
+  },
+};
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') {
+    if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+    if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
+  }
+  const res = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  if (!res.ok) {
+    let code = 'HTTP', message = `${method} ${path}: ${res.status}`;
+    try {
+      const e = (await res.json()) as { code?: string; message?: string };
+      code = e.code ?? code;
+      message = e.message ?? message;
+    } catch {
+      // not JSON
+    }
+    throw new ApiFailure(res.status, code, message);
+  }
+  return (await res.json()) as T;
+}
+
+export const get = <T>(path: string): Promise<T> => call<T>('GET', path);
+export const post = <T>(path: string, body: unknown): Promise<T> => call<T>('POST', path, body);
+/** GET that gives null for a 404 (a route or a record that does not exist). */
+export async function maybe<T>(path: string): Promise<T | null> {
+  try {
+    return await get<T>(path);
+  } catch (err) {
+    if (err instanceof ApiFailure && err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** Runs `fn` over items, `n` at a time, keeping order. */
+export async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+// ---- shapes (the subset the console reads) ----
+
+export interface Region { code: string; name: string; level: string; parentCode: string | null; centreLon: number | null; centreLat: number | null }
+export interface School { code: string; name: string; countyCode: string; type: string; contractedUplinkMbps: number | null; lon: number | null; lat: number | null; studentCount: number }
+export type Verdict = 'pass' | 'fail' | 'unknown';
+export interface Finding { ruleId: string; kind: string; title: { zh: string; en: string }; verdict: Verdict; measured: number | null; threshold: number; unit: string; detail: string; citation: string }
+export interface SchoolCompliance {
+  school: { code: string; name: string; countyCode: string; type: string };
+  findings: Finding[];
+  facts: {
+    uplink: { mbps?: number; speedMbps?: number; utilisation?: number } | null;
+    contractedUplinkMbps: number | null;
+    ipv6: { share: number | null };
+    cameras: { total: number; online: number; healthy: number };
+    keyAreas: { total: number; fullyCovered: number; weightedCoverage: number | null };
+  };
+}
+export interface UnitSummary {
+  code: string; name: string; schools: number; schoolsAllPassing: number;
+  keyAreas: { weightedCoverage: number | null; share: number | null };
+  cameras: { total: number; online: number; healthy: number };
+  uplink: { schoolsPassing: number };
+  ipv6: { share: number | null };
+  openIssues: number;
+}
+export interface RankedSchool { rank: number; code: string; name: string; passed: number; failed: number; unknown: number; keyAreaShare: number | null; weightedCoverage: number | null }
+export interface CityRollup extends UnitSummary { counties: UnitSummary[] }
+export interface CountyRollup extends UnitSummary { ranking: RankedSchool[] }
+export interface GeoJsonPolygon { type: 'Polygon' | 'MultiPolygon'; coordinates: number[][][] | number[][][][] }
+export interface AreaReport { id: string; name: string; typeName: string; requiredLevel: string; requiredPpm: number; coveredShare: number; anyShare: number; fullyCovered: boolean; blindSpotM2: number; blindSpots: GeoJsonPolygon[]; cameraIds: string[] }
+export interface CameraStatus { id: string; agentId: string; deviceId: string; online: boolean; healthy: boolean; step: number | null; horizontalPixels: number; hfovDeg: number | null; position: { x: number; y: number } | null; problem?: string }
+export type Frame = { kind: 'wgs84'; anchor: { lon: number; lat: number }; rotationDeg: number } | { kind: 'plan' };
+export interface CoverageReport { frame: Frame; computedAt: string; fullyCoveredShare: number; weightedCoverage: number; weightedAnyCoverage: number; areas: AreaReport[]; cameras: CameraStatus[] }
+export interface GeoFeature { type: 'Feature'; id?: string | number; properties: Record<string, unknown> | null; geometry: { type: string; coordinates: unknown } | null }
+export interface FeatureCollection { type: 'FeatureCollection'; features: GeoFeature[]; frame?: Frame }
+export interface CameraPlacement { headingDeg: number; hfovDeg?: number; mountHeightM?: number }
+export interface Placement { building?: string; room?: string; position?: { lon: number; lat: number } | { x: number; y: number }; camera?: CameraPlacement }
+export interface InboxDevice { agentId: string; deviceId: string; kind: string; address: string | null; profile: string | null; attributes: Record<string, string | number | boolean>; state: string; placement: Placement | null; lastSeen: string }
+export interface Inbox { discovered: InboxDevice[]; planned: { id: number; name: string; kind: string; placement: Placement }[]; missing: InboxDevice[]; counts: Record<string, number> }
+export interface Device { agentId: string; deviceId: string; kind: string; state: string; address: string | null; lastSeen: string; goneAt: string | null }
+
+export const schoolPath = (code: string) => `/api/v1/schools/${encodeURIComponent(code)}`;

@@ -1,0 +1,133 @@
+import { useEffect, useMemo, useState } from 'react';
+import L from 'leaflet';
+import { get, mapLimit, schoolPath, type School, type SchoolCompliance } from '../api';
+import { num, pct, type MessageKey } from '../i18n/index';
+import { go, type Route } from '../route';
+import type { ViewProps } from '../App';
+import { loadCounties, worstColour, type CountyFeature } from './common';
+
+interface Row { s: School; c: SchoolCompliance | null; coverage: number | null; online: number; total: number; uplink: number | null; required: number | null; ipv6: number | null; failing: number }
+type Col = 'name' | 'coverage' | 'cameras' | 'uplink' | 'ipv6' | 'failing';
+
+function rowOf(s: School, c: SchoolCompliance | null): Row {
+  const up = c?.facts.uplink;
+  return {
+    s,
+    c,
+    coverage: c?.facts.keyAreas.weightedCoverage ?? null,
+    online: c?.facts.cameras.online ?? 0,
+    total: c?.facts.cameras.total ?? 0,
+    uplink: up ? (up.speedMbps ?? up.mbps ?? null) : null,
+    required: c?.findings.find((f) => f.kind === 'uplink-bandwidth')?.threshold ?? s.contractedUplinkMbps,
+    ipv6: c?.facts.ipv6.share ?? null,
+    failing: c?.findings.filter((f) => f.verdict === 'fail').length ?? 0,
+  };
+}
+
+export function CountyView({ map, t, lang, city, route }: ViewProps & { route: Extract<Route, { view: 'county' }> }) {
+  const [schools, setSchools] = useState<School[]>([]);
+  const [comp, setComp] = useState<Map<string, SchoolCompliance | null>>(new Map());
+  const [county, setCounty] = useState<CountyFeature | null>(null);
+  const [sort, setSort] = useState<{ col: Col; desc: boolean }>({ col: 'failing', desc: true });
+
+  useEffect(() => {
+    let live = true;
+    void get<School[]>(`/api/v1/schools?county=${route.county}`).then(async (ss) => {
+      if (!live) return;
+      setSchools(ss);
+      const m = new Map<string, SchoolCompliance | null>();
+      await mapLimit(ss, 4, async (s) => {
+        m.set(s.code, await get<SchoolCompliance>(`${schoolPath(s.code)}/compliance`).catch(() => null));
+        if (live) setComp(new Map(m));
+      });
+    });
+    if (city) void loadCounties(city.code).then((cs) => live && setCounty(cs.find((c) => c.properties.code === route.county) ?? null));
+    return () => {
+      live = false;
+    };
+  }, [route.county, city]);
+
+  const rows = useMemo(() => {
+    const rs = schools.filter((s) => !route.type || s.type === route.type).map((s) => rowOf(s, comp.get(s.code) ?? null));
+    const key = (r: Row): number | string => (sort.col === 'name' ? r.s.name : sort.col === 'cameras' ? (r.total ? r.online / r.total : -1) : sort.col === 'uplink' ? (r.uplink ?? -1) : (r[sort.col] ?? -1));
+    return rs.sort((a, b) => {
+      const x = key(a), y = key(b);
+      const c = typeof x === 'string' ? x.localeCompare(String(y), 'zh-CN') : x - (y as number);
+      return sort.desc ? -c : c;
+    });
+  }, [schools, comp, sort, route.type]);
+
+  useEffect(() => {
+    const group = L.featureGroup().addTo(map);
+    if (county) L.geoJSON(county as unknown as GeoJSON.GeoJsonObject, { style: { color: '#0f3d6e', weight: 2, fillOpacity: 0.05 } }).addTo(group);
+    for (const r of rows) {
+      if (r.s.lon == null || r.s.lat == null) continue;
+      const w = r.c ? (r.failing ? 'fail' : r.c.findings.some((f) => f.verdict === 'unknown') ? 'unknown' : 'pass') : 'none';
+      L.circleMarker([r.s.lat, r.s.lon], { radius: 8, color: '#fff', weight: 2, fillColor: worstColour(w), fillOpacity: 0.95 })
+        .bindTooltip(r.s.name)
+        .on('click', () => go({ view: 'school', school: r.s.code, selected: '' }))
+        .addTo(group);
+    }
+    map.getContainer().dataset.markers = String(rows.length);
+    return () => void group.remove();
+  }, [map, county, rows]);
+
+  useEffect(() => {
+    const g = county ? L.geoJSON(county as unknown as GeoJSON.GeoJsonObject) : null;
+    if (g) map.fitBounds(g.getBounds(), { padding: [10, 10] });
+  }, [map, county]);
+
+  const types = [...new Set(schools.map((s) => s.type))].sort();
+  const th = (col: Col, k: MessageKey) => (
+    <th data-sort={col} onClick={() => setSort({ col, desc: sort.col === col ? !sort.desc : true })}>
+      {t(k)}
+      {sort.col === col ? (sort.desc ? ' ▼' : ' ▲') : ''}
+    </th>
+  );
+  const typeName = (ty: string) => {
+    const k = `type.${ty}` as MessageKey;
+    const v = t(k);
+    return v === k ? ty : v;
+  };
+  return (
+    <div data-testid="county-view">
+      <p>
+        <a href="#/city">← {city?.name ?? t('city')}</a>
+      </p>
+      <h2>{county?.properties.name ?? route.county}</h2>
+      <label>
+        {t('type')}{' '}
+        <select data-testid="type-filter" value={route.type} onChange={(e) => go({ view: 'county', county: route.county, type: e.target.value })}>
+          <option value="">{t('all')}</option>
+          {types.map((ty) => (
+            <option key={ty} value={ty}>{typeName(ty)}</option>
+          ))}
+        </select>
+      </label>
+      <table data-testid="schools-table" lang={lang}>
+        <thead>
+          <tr>
+            {th('name', 'name')}
+            {th('coverage', 'coverage')}
+            {th('cameras', 'cameras')}
+            {th('uplink', 'uplink')}
+            {th('ipv6', 'ipv6')}
+            {th('failing', 'failing')}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.s.code} className="clickable" data-school={r.s.code} onClick={() => go({ view: 'school', school: r.s.code, selected: '' })}>
+              <td>{r.s.name}</td>
+              <td>{pct(r.coverage)}</td>
+              <td>{r.c ? `${num(r.online)}/${num(r.total)}` : '—'}</td>
+              <td>{r.uplink != null || r.required != null ? `${num(r.uplink)}/${num(r.required)}` : '—'}</td>
+              <td>{pct(r.ipv6)}</td>
+              <td className={r.failing ? 'fail' : 'pass'}>{r.c ? num(r.failing) : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
