@@ -255,10 +255,31 @@ export class MapCache {
     return { school: s, compliance, worst: worstOf(compliance), computedAt: Date.now() };
   }
 
+  /** Cheap fingerprint of the schools table: a school added, removed or edited changes it. */
+  private async schoolsStamp(): Promise<string> {
+    const [r] = await this.deps.inventory.db.query<{ n: number; t: Date | null }>(`SELECT count(*) AS n, max(updated_at) AS t FROM schools`);
+    return `${r?.n ?? 0}/${r?.t?.getTime() ?? 0}`;
+  }
+  private stamp = '';
+
+  /** Schools imported or edited since the cache was built: summarise those now, drop removed ones. */
+  private async syncSchools(stamp: string): Promise<void> {
+    const schools = await this.deps.inventory.listSchools();
+    const codes = new Set(schools.map((x) => x.code));
+    for (const code of this.entries.keys()) if (!codes.has(code)) this.entries.delete(code);
+    const changed = schools.filter((x) => {
+      const e = this.entries.get(x.code);
+      return !e || e.school.updatedAt.getTime() !== x.updatedAt.getTime();
+    });
+    await eachLimit(changed, 4, async (x) => void this.entries.set(x.code, await this.summarise(x)));
+    this.stamp = stamp;
+  }
+
   private rebuild(): Promise<void> {
     this.building ??= (async () => {
       try {
         const started = Date.now();
+        this.stamp = await this.schoolsStamp();
         const schools = await this.deps.inventory.listSchools();
         const next = new Map<string, SchoolSummary>();
         await eachLimit(schools, 4, async (s) => void next.set(s.code, await this.summarise(s)));
@@ -285,7 +306,11 @@ export class MapCache {
   /** The summaries: waits only for the first build; afterwards stale entries are refreshed in the background. */
   async all(): Promise<SchoolSummary[]> {
     if (!this.built) await this.rebuild();
-    else if (Date.now() - this.builtAt > this.ttlMs && !this.building) void this.rebuild().catch(() => undefined);
+    else {
+      const stamp = await this.schoolsStamp();
+      if (stamp !== this.stamp) await this.syncSchools(stamp);
+    }
+    if (Date.now() - this.builtAt > this.ttlMs && !this.building) void this.rebuild().catch(() => undefined);
     return [...this.entries.values()];
   }
 

@@ -25,14 +25,14 @@ export const auth = {
   },
 };
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') {
     if (auth.token) headers.authorization = `Bearer ${auth.token}`;
     if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
   }
-  const res = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), ...(signal ? { signal } : {}) });
   if (!res.ok) {
     let code = 'HTTP', message = `${method} ${path}: ${res.status}`;
     try {
@@ -47,7 +47,10 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return (await res.json()) as T;
 }
 
-export const get = <T>(path: string): Promise<T> => call<T>('GET', path);
+/** GET; `signal` cancels it (a stale map request), rejecting with an AbortError. */
+export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => call<T>('GET', path, undefined, signal);
+/** Whether an error is a cancelled request (see `get`'s signal). */
+export const isAbort = (err: unknown): boolean => err instanceof DOMException && err.name === 'AbortError';
 export const post = <T>(path: string, body: unknown): Promise<T> => call<T>('POST', path, body);
 /** GET that gives null for a 404 (a route or a record that does not exist). */
 export async function maybe<T>(path: string): Promise<T | null> {
@@ -102,6 +105,23 @@ export interface UnitSummary {
 export interface RankedSchool { rank: number; code: string; name: string; passed: number; failed: number; unknown: number; keyAreaShare: number | null; weightedCoverage: number | null }
 export interface CityRollup extends UnitSummary { counties: UnitSummary[] }
 export interface CountyRollup extends UnitSummary { ranking: RankedSchool[] }
+/** `/api/v1/map/city`: one indicator per county (value: share 0..1, or a count for open findings) and the ranking. */
+export interface CityMap {
+  city: { code: string; name: string };
+  indicator: string;
+  unit: 'share' | 'count';
+  better: 'higher' | 'lower';
+  computedAt: string;
+  total: { value: number | null; schools: number };
+  counties: { code: string; name: string; value: number | null; schools: number; centroid: [number, number] | null }[];
+  ranking: { rank: number; code: string; name: string; value: number | null }[];
+}
+/** Worst finding of a school (or a cluster): warning = nothing fails but something cannot be judged or a camera is down. */
+export type Worst = 'ok' | 'warning' | 'fail' | 'unknown';
+export interface MapCluster { county: string; name: string; lon: number; lat: number; count: number; unplaced: number; worst: Worst; counts: Record<Worst, number> }
+export interface MapSchool { code: string; name: string; type: string; county: string; lon: number; lat: number; worst: Worst; coverage: number | null; cameras: { online: number; total: number }; openFindings: number }
+/** `/api/v1/map/schools`: clusters per county at zoom ≤ 9, else the schools in the bbox. */
+export type SchoolsMap = { mode: 'clusters'; clusters: MapCluster[] } | { mode: 'schools'; schools: MapSchool[]; unplaced: number };
 export interface GeoJsonPolygon { type: 'Polygon' | 'MultiPolygon'; coordinates: number[][][] | number[][][][] }
 export interface AreaReport { id: string; name: string; typeName: string; requiredLevel: string; requiredPpm: number; coveredShare: number; anyShare: number; fullyCovered: boolean; blindSpotM2: number; blindSpots: GeoJsonPolygon[]; cameraIds: string[] }
 export interface CameraStatus { id: string; agentId: string; deviceId: string; online: boolean; healthy: boolean; step: number | null; horizontalPixels: number; hfovDeg: number | null; position: { x: number; y: number } | null; problem?: string }

@@ -1,128 +1,138 @@
 import { useEffect, useMemo, useState } from 'react';
 import L from 'leaflet';
-import { get, mapLimit, type CityRollup, type CountyRollup, type School, type UnitSummary, type Verdict } from '../api';
+import { get, isAbort, type CityMap, type SchoolsMap, type Worst } from '../api';
 import { num, pct } from '../i18n/index';
 import { go, INDICATORS, type Indicator, type Route } from '../route';
 import type { ViewProps } from '../App';
 import { loadCounties, shade, worstColour, type CountyFeature } from './common';
 
-/** Value of an indicator for a county, and its 0..1 "goodness" for shading. */
-function indicatorValue(u: UnitSummary, ind: Indicator): { value: number | null; good: number | null; text: string } {
-  const share = (a: number, b: number) => (b > 0 ? a / b : null);
-  switch (ind) {
-    case 'coverage': return { value: u.keyAreas.weightedCoverage, good: u.keyAreas.weightedCoverage, text: pct(u.keyAreas.weightedCoverage) };
-    case 'cameras-online': { const v = share(u.cameras.online, u.cameras.total); return { value: v, good: v, text: pct(v) }; }
-    case 'uplink': { const v = share(u.uplink.schoolsPassing, u.schools); return { value: v, good: v, text: pct(v) }; }
-    case 'ipv6': return { value: u.ipv6.share, good: u.ipv6.share, text: pct(u.ipv6.share) };
-    case 'open-findings': return { value: -u.openIssues, good: u.schools ? Math.max(0, 1 - u.openIssues / (u.schools * 3)) : null, text: num(u.openIssues) };
-  }
+/** Text of an indicator value, and its 0..1 "goodness" for shading (open findings: fewer per school is better). */
+function shown(v: number | null, unit: CityMap['unit'], schools: number): { good: number | null; text: string } {
+  if (unit === 'count') return { good: v == null || !schools ? null : Math.max(0, 1 - v / (schools * 3)), text: num(v) };
+  return { good: v, text: pct(v) };
 }
+
+/** Marker colour by worst finding (warning: nothing fails, something cannot be judged or a camera is down). */
+const colourOf = (w: Worst) => worstColour(w === 'ok' ? 'pass' : w === 'fail' ? 'fail' : w === 'warning' ? 'unknown' : 'none');
+
+/** Markers are refetched this long after the map stops moving (a drag or a wheel zoom is several events). */
+const MOVE_DEBOUNCE_MS = 150;
 
 export function CityView({ map, t, city, route }: ViewProps & { route: Extract<Route, { view: 'city' }> }) {
   const [counties, setCounties] = useState<CountyFeature[]>([]);
-  const [rollup, setRollup] = useState<CityRollup | null>(null);
-  const [schools, setSchools] = useState<School[]>([]);
-  const [worst, setWorst] = useState<Map<string, Verdict>>(new Map());
-  const [zoom, setZoom] = useState(map.getZoom());
+  const [cityMap, setCityMap] = useState<CityMap | null>(null);
+  const [markers, setMarkers] = useState<SchoolsMap | null>(null);
   const [error, setError] = useState('');
   const ind = route.indicator;
 
+  // 1. boundaries (cached per page): drawn as soon as they arrive, unshaded until the indicator is in
   useEffect(() => {
     if (!city) return;
     let live = true;
-    void (async () => {
-      try {
-        // boundaries and schools first (the map is usable), the roll-up when it has been computed
-        void loadCounties(city.code).then((cs) => live && setCounties(cs)).catch((err: Error) => live && setError(err.message));
-        void get<School[]>('/api/v1/schools').then((ss) => live && setSchools(ss)).catch((err: Error) => live && setError(err.message));
-        const r = await get<CityRollup>(`/api/v1/city/compliance?code=${city.code}`);
-        if (!live) return;
-        setRollup(r);
-        // worst finding per school, county by county (the county roll-up ranks its schools)
-        const w = new Map<string, Verdict>();
-        await mapLimit(r.counties, 3, async (c) => {
-          const cr = await get<CountyRollup>(`/api/v1/counties/${c.code}/compliance`);
-          for (const s of cr.ranking) w.set(s.code, s.failed > 0 ? 'fail' : s.unknown > 0 ? 'unknown' : 'pass');
-          if (live) setWorst(new Map(w));
-        });
-      } catch (err) {
-        if (live) setError((err as Error).message);
-      }
-    })();
+    loadCounties(city.code)
+      .then((cs) => live && setCounties(cs))
+      .catch((err: Error) => live && setError(err.message));
     return () => {
       live = false;
     };
   }, [city]);
 
+  // 2. one small answer per indicator: per-county values for shading, and the ranking
   useEffect(() => {
-    const on = () => setZoom(map.getZoom());
-    map.on('zoomend', on);
-    return () => void map.off('zoomend', on);
-  }, [map]);
+    if (!city) return;
+    const ac = new AbortController();
+    get<CityMap>(`/api/v1/map/city?city=${city.code}&indicator=${ind}`, ac.signal)
+      .then((m) => setCityMap(m))
+      .catch((err: unknown) => !isAbort(err) && setError((err as Error).message));
+    return () => ac.abort();
+  }, [city, ind]);
 
-  const byCounty = useMemo(() => new Map((rollup?.counties ?? []).map((c) => [c.code, c])), [rollup]);
+  // 3. markers for the current view: clusters when zoomed out, schools when zoomed in; refetched
+  // (debounced) when the map moves, a newer request cancelling the one still in flight
+  useEffect(() => {
+    if (!city) return;
+    let ac: AbortController | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fetchView = () => {
+      timer = undefined;
+      ac?.abort();
+      const mine = (ac = new AbortController());
+      const b = map.getBounds().pad(0.2);
+      const r = (x: number) => x.toFixed(5);
+      const bbox = [r(Math.max(-180, b.getWest())), r(Math.max(-90, b.getSouth())), r(Math.min(180, b.getEast())), r(Math.min(90, b.getNorth()))].join(',');
+      const zoom = Math.max(0, Math.min(24, Math.round(map.getZoom())));
+      get<SchoolsMap>(`/api/v1/map/schools?city=${city.code}&zoom=${zoom}&bbox=${bbox}`, mine.signal)
+        .then((m) => {
+          if (ac === mine) setMarkers(m);
+        })
+        .catch((err: unknown) => !isAbort(err) && setError((err as Error).message));
+    };
+    const onMove = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(fetchView, MOVE_DEBOUNCE_MS);
+    };
+    fetchView();
+    map.on('moveend zoomend', onMove);
+    return () => {
+      map.off('moveend zoomend', onMove);
+      if (timer) clearTimeout(timer);
+      ac?.abort();
+    };
+  }, [map, city]);
+
+  const byCounty = useMemo(() => new Map((cityMap?.counties ?? []).map((c) => [c.code, c])), [cityMap]);
 
   // county boundaries, shaded by the indicator
   useEffect(() => {
     if (!counties.length) return;
+    const unit = cityMap?.unit ?? 'share';
     const layer = L.geoJSON(counties as unknown as GeoJSON.GeoJsonObject, {
       style: (f) => {
         const u = byCounty.get((f as unknown as CountyFeature).properties.code);
-        return { color: '#1e3a5f', weight: 1.5, fillOpacity: 0.55, fillColor: u ? shade(indicatorValue(u, ind).good) : '#cbd5e1' };
+        return { color: '#1e3a5f', weight: 1.5, fillOpacity: 0.55, fillColor: u ? shade(shown(u.value, unit, u.schools).good) : '#cbd5e1' };
       },
       onEachFeature: (f, l) => {
         const p = (f as unknown as CountyFeature).properties;
         const u = byCounty.get(p.code);
-        l.bindTooltip(`${p.name}${u ? ` · ${indicatorValue(u, ind).text}` : ''}`, { sticky: true });
+        l.bindTooltip(`${p.name}${u ? ` · ${shown(u.value, unit, u.schools).text}` : ''}`, { sticky: true });
         l.on('click', () => go({ view: 'county', county: p.code, type: '' }));
       },
     }).addTo(map);
+    layer.bringToBack();
     if (!map.getContainer().dataset.fitted) {
       map.fitBounds(layer.getBounds(), { padding: [10, 10] });
       map.getContainer().dataset.fitted = '1';
     }
     map.getContainer().dataset.counties = String(counties.length);
     return () => void layer.remove();
-  }, [map, counties, byCounty, ind]);
+  }, [map, counties, byCounty, cityMap?.unit]);
 
-  // schools: clustered per county at low zoom, one canvas circle each when zoomed in
+  // markers as the server answered: one circle per county cluster, or one canvas circle per school
   useEffect(() => {
-    const placed = schools.filter((s) => s.lon != null && s.lat != null);
-    if (!placed.length) return;
+    if (!markers) return;
     const group = L.layerGroup().addTo(map);
     let drawn = 0;
-    if (zoom < 11) {
-      const per = new Map<string, School[]>();
-      for (const s of placed) per.set(s.countyCode, [...(per.get(s.countyCode) ?? []), s]);
-      for (const [code, ss] of per) {
-        const lat = ss.reduce((a, s) => a + s.lat!, 0) / ss.length;
-        const lon = ss.reduce((a, s) => a + s.lon!, 0) / ss.length;
-        const failing = ss.filter((s) => worst.get(s.code) === 'fail').length;
-        const colour = worstColour(failing ? 'fail' : ss.some((s) => !worst.has(s.code) || worst.get(s.code) === 'unknown') ? 'unknown' : 'pass');
-        L.circleMarker([lat, lon], { radius: 9 + Math.sqrt(ss.length) * 2, color: '#fff', weight: 2, fillColor: colour, fillOpacity: 0.9 })
-          .bindTooltip(`${ss.length}`, { permanent: true, direction: 'center', className: 'cluster-label' })
-          .on('click', () => go({ view: 'county', county: code, type: '' }))
+    if (markers.mode === 'clusters') {
+      for (const c of markers.clusters) {
+        L.circleMarker([c.lat, c.lon], { radius: 9 + Math.sqrt(c.count) * 2, color: '#fff', weight: 2, fillColor: colourOf(c.worst), fillOpacity: 0.9 })
+          .bindTooltip(`${c.count}`, { permanent: true, direction: 'center', className: 'cluster-label' })
+          .on('click', () => go({ view: 'county', county: c.county, type: '' }))
           .addTo(group);
         drawn++;
       }
     } else {
-      for (const s of placed) {
-        L.circleMarker([s.lat!, s.lon!], { radius: 6, color: '#fff', weight: 1, fillColor: worstColour(worst.get(s.code) ?? 'none'), fillOpacity: 0.95 })
-          .bindTooltip(s.name)
+      for (const s of markers.schools) {
+        L.circleMarker([s.lat, s.lon], { radius: 6, color: '#fff', weight: 1, fillColor: colourOf(s.worst), fillOpacity: 0.95 })
+          .bindTooltip(`${s.name} · ${t('coverage')} ${pct(s.coverage)} · ${t('cameras')} ${num(s.cameras.online)}/${num(s.cameras.total)}`)
           .on('click', () => go({ view: 'school', school: s.code, selected: '' }))
           .addTo(group);
         drawn++;
       }
     }
     map.getContainer().dataset.markers = String(drawn);
-    map.getContainer().dataset.markerMode = zoom < 11 ? 'clusters' : 'schools';
+    map.getContainer().dataset.markerMode = markers.mode;
     return () => void group.remove();
-  }, [map, schools, worst, zoom]);
-
-  const ranked = useMemo(
-    () => (rollup?.counties ?? []).map((u) => ({ u, v: indicatorValue(u, ind) })).sort((a, b) => (b.v.value ?? -Infinity) - (a.v.value ?? -Infinity)),
-    [rollup, ind],
-  );
+  }, [map, markers, t]);
 
   return (
     <div data-testid="city-view">
@@ -136,22 +146,26 @@ export function CityView({ map, t, city, route }: ViewProps & { route: Extract<R
           ))}
         </select>
       </label>
-      {rollup && (
+      {cityMap && (
         <p>
-          {t('schools')} <span className="big">{num(rollup.schools)}</span> · {t(`ind.${ind}`)} <span className="big">{indicatorValue(rollup, ind).text}</span>
+          {t('schools')} <span className="big">{num(cityMap.total.schools)}</span> · {t(`ind.${cityMap.indicator as Indicator}`)}{' '}
+          <span className="big">{shown(cityMap.total.value, cityMap.unit, cityMap.total.schools).text}</span>
         </p>
       )}
       <h2>{t('ranking')}</h2>
-      {!rollup && !error && <p>{t('loading')}</p>}
+      {!cityMap && !error && <p>{t('loading')}</p>}
       <ol className="rank" data-testid="ranking">
-        {ranked.map(({ u, v }) => (
-          <li key={u.code}>
-            <button data-county={u.code} onClick={() => go({ view: 'county', county: u.code, type: '' })}>
-              <span>{u.name}（{num(u.schools)}）</span>
-              <span>{v.text}</span>
-            </button>
-          </li>
-        ))}
+        {(cityMap?.ranking ?? []).map((r) => {
+          const u = byCounty.get(r.code);
+          return (
+            <li key={r.code}>
+              <button data-county={r.code} onClick={() => go({ view: 'county', county: r.code, type: '' })}>
+                <span>{r.name}（{num(u?.schools ?? 0)}）</span>
+                <span>{shown(r.value, cityMap!.unit, u?.schools ?? 0).text}</span>
+              </button>
+            </li>
+          );
+        })}
       </ol>
     </div>
   );

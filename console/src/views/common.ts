@@ -7,7 +7,19 @@ export interface CountyFeature extends GeoFeature { properties: { code: string; 
  * County boundaries in WGS84: from the collector (`/api/v1/geo/counties`) when it has the route,
  * else the demo cities' DataV boundaries bundled with the console (GCJ-02, converted here).
  */
-export async function loadCounties(city: string): Promise<CountyFeature[]> {
+export function loadCounties(city: string): Promise<CountyFeature[]> {
+  let p = countiesCache.get(city);
+  if (!p) {
+    p = fetchCounties(city);
+    countiesCache.set(city, p);
+    p.catch(() => countiesCache.delete(city)); // a failure is not kept: the next view asks again
+  }
+  return p;
+}
+/** Boundaries per city, fetched once per page (they do not change while the console is open). */
+const countiesCache = new Map<string, Promise<CountyFeature[]>>();
+
+async function fetchCounties(city: string): Promise<CountyFeature[]> {
   const fromServer = await maybe<FeatureCollection>(`/api/v1/geo/counties?city=${city}`).catch(() => null);
   if (fromServer?.features?.length) {
     return fromServer.features.map((f) => {
