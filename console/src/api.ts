@@ -136,3 +136,25 @@ export interface Inbox { discovered: InboxDevice[]; planned: { id: number; name:
 export interface Device { agentId: string; deviceId: string; kind: string; state: string; address: string | null; lastSeen: string; goneAt: string | null }
 
 export const schoolPath = (code: string) => `/api/v1/schools/${encodeURIComponent(code)}`;
+
+/** A device as `GET …/devices` returns it, with what discovery found (`Device` plus the rest). */
+export interface DeviceDetail extends Device { protocol?: string | null; profile?: string | null; attributes?: Record<string, string | number | boolean>; firstSeen?: string }
+/** `GET …/devices/{agent}/{device}/series`: points are [epoch ms, value]. */
+export interface SeriesResult { measurement: string; field: string; range: string; interval: string; transform: string; unit: string; series: { tags: Record<string, string>; points: [number, number | null][] }[] }
+export const SERIES_RANGES = ['1h', '6h', '24h', '7d'] as const;
+export type SeriesRange = (typeof SERIES_RANGES)[number];
+export const seriesPath = (school: string, agent: string, device: string, q: { measurement: string; field: string; range: string; ifName?: string }) =>
+  `${schoolPath(school)}/devices/${encodeURIComponent(agent)}/${encodeURIComponent(device)}/series?${new URLSearchParams({ measurement: q.measurement, field: q.field, range: q.range, ...(q.ifName ? { ifName: q.ifName } : {}) }).toString()}`;
+/** `POST …/planned`: rows imported, or (422) every bad row with its line and column. */
+export interface ImportResult { imported: number; errors: { line: number; column?: string; message: string }[] }
+/** POSTs a CSV file (text/csv) with the admin token; a 422 answer gives its per-row errors rather than throwing. */
+export async function postCsv(path: string, csv: string): Promise<ImportResult> {
+  const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'text/csv' };
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
+  const res = await fetch(path, { method: 'POST', headers, body: csv });
+  const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: ImportResult; imported?: number; errors?: ImportResult['errors'] };
+  if (res.status === 422 && body.details) return body.details;
+  if (!res.ok) throw new ApiFailure(res.status, body.code ?? 'HTTP', body.message ?? `POST ${path}: ${res.status}`);
+  return { imported: body.imported ?? 0, errors: body.errors ?? [] };
+}

@@ -5,11 +5,13 @@
  * simulated ONVIF cameras discovered and health-checked by a real edge agent. The gate camera's
  * stream is down; the teaching corridor's east camera is discovered but not yet enrolled. Flows:
  * city view → county → school, the gate's blind spot, accepting and placing the corridor camera and
- * seeing coverage change. Screenshots go to tests/browser/output/.
+ * seeing coverage change; in English, the county's finding filter (deep-linked) and the table and
+ * monthly-report exports; device detail (a camera's health ladder, a UPS's battery chart) and the
+ * planned-devices CSV import with a bad row. Screenshots go to tests/browser/output/.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -38,6 +40,7 @@ describe('map console in Chromium', () => {
   let ctx: BrowserContext;
   let page: Page;
   let corridorEast: CampusPlanSpec['cameras'][number];
+  const influxDb = uniqueDbName('console');
 
   const api = async <T,>(path: string, init: RequestInit = {}): Promise<T> => {
     const res = await fetch(`${stack.collector.url}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.collector.apiToken}` } });
@@ -51,7 +54,7 @@ describe('map console in Chromium', () => {
     mkdirSync(OUT, { recursive: true });
     if (!existsSync(join(DIST, 'index.html'))) execFileSync('npx', ['vite', 'build', 'console', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
     dir = await mkdtemp(join(tmpdir(), 'campus-browser-'));
-    stack = await startStack({ pgAdminUrl: inject('postgresUrl'), influxUrl: inject('influxUrl'), influxDb: uniqueDbName('console') });
+    stack = await startStack({ pgAdminUrl: inject('postgresUrl'), influxUrl: inject('influxUrl'), influxDb });
     const schools = await seedDemoCity(stack.inventory, CITY, 1);
     spec = campusPlanFor(schools.find((s) => s.code === SCHOOL_A)!);
     corridorEast = spec.cameras.find((c) => c.key === 'cam-corr-e')!;
@@ -168,5 +171,139 @@ describe('map console in Chromium', () => {
     const device = await stack.inventory.listDevices(SCHOOL_A, { agentId: 'gw-1' }).then((ds) => ds.find((d) => d.deviceId === corridorEast.deviceId));
     expect(device?.state).toBe('enrolled');
     await shot('school-accepted.png');
+  });
+
+  it('in English: filters the county by finding (deep link), exports the table and downloads the monthly report', async () => {
+    await page.goto(`${base}/#/city?ind=coverage`);
+    await page.locator('[data-testid=lang]').click();
+    await page.locator('h2', { hasText: 'County ranking' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.locator('[data-testid=export-ranking]').textContent()).toBe('Export table');
+
+    await page.locator(`[data-testid=ranking] [data-county="${COUNTY}"]`).click();
+    const rowA = page.locator(`[data-testid=schools-table] tr[data-school="${SCHOOL_A}"]`);
+    await rowA.waitFor();
+    const headers = await page.locator('[data-testid=schools-table] th').allInnerTexts();
+    expect(headers.map((h) => h.replace(/[▲▼\u200b]/g, '').trim())).toEqual(['Name', 'Coverage', 'Cameras online/total', 'Uplink/required', 'IPv6 share', 'Failing']);
+    const labels = await page.locator('[data-testid=county-view]').innerText();
+    expect(labels).toContain('School type');
+    expect(labels).toContain('Finding');
+    expect(labels).toContain('Monthly report');
+
+    // the school fails key-area coverage (the gate camera's stream is down); a finding group it does not fail empties the table
+    const comp = await api<{ findings: { kind: string; verdict: string }[] }>(`/api/v1/schools/${SCHOOL_A}/compliance`);
+    const failing = new Set(comp.findings.filter((f) => f.verdict === 'fail').map((f) => f.kind));
+    expect(failing.has('key-area-coverage')).toBe(true);
+    const groups: Record<string, string[]> = { uplink: ['uplink-bandwidth', 'uplink-utilisation'], ipv6: ['ipv6-share', 'uplink-ipv6'], display: ['display-per-classroom', 'class-board-per-classroom'], network: ['ap-online-share'] };
+    const passed = Object.keys(groups).find((g) => !groups[g]!.some((k) => failing.has(k)));
+    expect(passed).toBeDefined();
+    await page.locator('[data-testid=finding-filter]').selectOption(passed!);
+    await page.waitForFunction(() => location.hash.includes('finding='));
+    expect(page.url()).toContain(`#/county/${COUNTY}?finding=${passed}`);
+    await rowA.waitFor({ state: 'detached' });
+    expect(await page.locator('[data-testid=schools-table] tbody tr').count()).toBe(0);
+    await page.locator('[data-testid=finding-filter]').selectOption('coverage');
+    await rowA.waitFor();
+    expect(page.url()).toContain(`#/county/${COUNTY}?finding=coverage`);
+    // the deep link holds after a reload
+    await page.reload();
+    await rowA.waitFor();
+    expect(await page.locator('[data-testid=finding-filter]').inputValue()).toBe('coverage');
+    expect(await page.locator('[data-testid=schools-table] tbody tr').count()).toBe(1);
+
+    const schoolName = await rowA.locator('td').first().innerText();
+    expect(schoolName).toMatch(/[\u4e00-\u9fff]/);
+    // the table as CSV for Excel/WPS: UTF-8 with a BOM, the school's Chinese name intact
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-table]').click()]);
+    expect(csv.suggestedFilename()).toMatch(/\.csv$/);
+    const csvBytes = await readFile((await csv.path())!);
+    expect([...csvBytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const csvText = csvBytes.toString('utf8');
+    expect(csvText).toContain('Name,School type,Coverage');
+    expect(csvText).toContain(`\r\n${schoolName},`);
+
+    // the server's monthly report (.xlsx) for the county, this month by default
+    const month = await page.locator('[data-testid=report-month]').inputValue();
+    expect(month).toMatch(/^\d{4}-\d{2}$/);
+    expect(await page.locator('[data-testid=export-report]').getAttribute('href')).toBe(`/api/v1/reports/compliance.xlsx?county=${COUNTY}&month=${month}`);
+    const [xlsx] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-report]').click()]);
+    expect(xlsx.suggestedFilename()).toBe(`compliance-${COUNTY}-${month}.xlsx`);
+    const xlsxBytes = await readFile((await xlsx.path())!);
+    expect(xlsxBytes.subarray(0, 2).toString('latin1')).toBe('PK');
+    await shot('county-en-finding-filter.png');
+
+    // back to Chinese for whoever runs next in this browser profile
+    await page.locator('[data-testid=lang]').click();
+    await page.locator('[data-testid=finding-filter] option', { hasText: '关键区域未全覆盖' }).waitFor({ state: 'attached' });
+  });
+
+  it('device detail: a camera shows its health-ladder step, a UPS its battery chart; a CSV of planned devices with a bad row shows the row', async () => {
+    // a UPS behind a second gateway, enrolled, with a battery series in InfluxDB (the simulated school has no UPS)
+    await stack.inventory.addAgent({ schoolCode: SCHOOL_A, agentId: 'gw-2' });
+    await stack.inventory.upsertDiscoveredDevices(SCHOOL_A, 'gw-2', [{ device: 'ups-1', kind: 'ups', protocol: 'modbus' as const, address: '127.0.0.1:1502', attributes: { model: 'SIM-UPS 3kVA', vendor: '模拟' } }], new Date());
+    const school = (await stack.inventory.getSchool(SCHOOL_A))!;
+    await api(`/api/v1/schools/${SCHOOL_A}/devices/gw-2/ups-1/accept`, { method: 'POST', body: JSON.stringify({ placement: { building: '配电室', position: { lon: (school.lon ?? 115.98) + 0.0001, lat: (school.lat ?? 36.45) + 0.0001 } } }) });
+    const influxUrl = inject('influxUrl');
+    await fetch(`${influxUrl}/query?q=${encodeURIComponent(`CREATE DATABASE "${influxDb}"`)}`, { method: 'POST' });
+    const start = Date.now() - 50 * 60_000;
+    const lines = Array.from({ length: 40 }, (_, i) => `ups,school=${SCHOOL_A},agent=gw-2,device=ups-1 batteryPercent=${100 - i * 0.5 - (i % 5)} ${start + i * 60_000}`);
+    const w = await fetch(`${influxUrl}/write?db=${influxDb}&precision=ms`, { method: 'POST', body: lines.join('\n') });
+    expect(w.status).toBe(204);
+
+    // the broken gate camera: a row click opens its detail, the ladder highlights its step (stream down: below 码流可用)
+    await page.goto(`${base}/#/school/${SCHOOL_A}`);
+    const gateRow = page.locator(`[data-testid=devices] tr[data-device="${spec.gateCamera}"]`);
+    await gateRow.click();
+    const detail = page.locator(`[data-testid=device-detail][data-device="${spec.gateCamera}"]`);
+    await detail.waitFor();
+    expect(page.url()).toContain(`sel=${spec.gateCamera}`);
+    const cov = await api<{ cameras: { deviceId: string; step: number | null }[] }>(`/api/v1/schools/${SCHOOL_A}/coverage`);
+    const step = cov.cameras.find((c) => c.deviceId === spec.gateCamera)!.step;
+    expect(step).not.toBeNull();
+    expect(step!).toBeLessThan(3);
+    const current = detail.locator('[data-testid=ladder] li[data-current=true]');
+    expect(await current.getAttribute('data-step')).toBe(String(step));
+    expect(await detail.locator('[data-testid=ladder] li').allInnerTexts()).toEqual(['不可达', '可达未认证', 'ONVIF认证通过', '码流可用', '编码正常']);
+    expect(await detail.locator('[data-testid=telemetry]').count()).toBe(0);
+    await detail.scrollIntoViewIfNeeded();
+    await shot('device-camera-ladder.png');
+
+    // a healthy camera, by its icon on the map: its detail opens with a current step
+    const healthy = spec.cameras.find((c) => c !== corridorEast && c.deviceId !== spec.gateCamera)!;
+    await page.locator(`path.camera-${healthy.deviceId}`).click();
+    await page.locator(`[data-testid=device-detail][data-device="${healthy.deviceId}"] [data-testid=ladder] li[data-current=true]`).waitFor();
+
+    // the UPS: the battery chart, drawn as SVG from the series route, over a chosen range
+    await page.locator('[data-testid=devices] tr[data-device="ups-1"]').click();
+    const ups = page.locator('[data-testid=device-detail][data-device="ups-1"]');
+    await ups.locator('[data-testid=telemetry]:not([data-state=loading])').waitFor();
+    const state = await ups.locator('[data-testid=telemetry]').getAttribute('data-state');
+    if (state === 'no-influx') expect(await ups.locator('[data-testid=no-influx]').innerText()).toContain('InfluxDB');
+    else {
+      expect(state).toBe('ok');
+      await ups.locator('[data-testid=chart] .chart-line').waitFor();
+      await ups.locator('[data-range="1h"]').click();
+      await ups.locator('[data-range="1h"][aria-pressed=true]').waitFor();
+      await ups.locator('[data-testid=telemetry][data-state=ok] [data-testid=chart] .chart-line').waitFor();
+    }
+    expect(await ups.locator('[data-testid=attributes]').innerText()).toContain('SIM-UPS 3kVA');
+    await shot('device-ups-chart.png');
+
+    // planned devices by CSV: a bad kind on line 3 is shown with its line and column, and nothing is imported
+    const header = 'name,kind,building,room,expected_ip,expected_model,lon,lat,heading_deg,hfov_deg,mount_height_m';
+    const csv = (rows: string[]) => ({ name: 'planned.csv', mimeType: 'text/csv', buffer: Buffer.from([header, ...rows].join('\n') + '\n') });
+    const at = `${(school.lon ?? 115.98) + 0.0002},${(school.lat ?? 36.45) + 0.0002},90,60,3`;
+    await page.locator('[data-testid=planned-csv]').setInputFiles(csv([`操场摄像机1,camera,操场,,,,${at}`, `操场摄像机2,Camera!,操场,,,,${at}`]));
+    const bad = page.locator('[data-testid=import-errors] tr[data-line="3"][data-column="kind"]');
+    await bad.waitFor();
+    expect(await bad.innerText()).toContain('Camera!');
+    expect(await page.locator('[data-testid=import-errors] tbody tr:not([data-line="3"])').count()).toBe(0);
+    expect(await page.locator('[data-testid=import-rejected]').innerText()).toBe('文件有错误，未导入任何设备');
+    await bad.scrollIntoViewIfNeeded();
+    await shot('planned-csv-errors.png');
+    // fixed, the same file imports, and the planned devices appear in the inbox
+    await page.locator('[data-testid=planned-csv]').setInputFiles(csv([`操场摄像机1,camera,操场,,,,${at}`, `操场摄像机2,camera,操场,,,,${at}`]));
+    await page.locator('[data-testid=import-ok][data-imported="2"]').waitFor();
+    await page.locator('[data-testid=inbox] td', { hasText: '操场摄像机2' }).waitFor();
   });
 });

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import L from 'leaflet';
 import { get, isAbort, type CityMap, type SchoolsMap, type Worst } from '../api';
 import { num, pct } from '../i18n/index';
+import { currentMonth, downloadCsv, reportUrl } from '../export';
 import { go, INDICATORS, type Indicator, type Route } from '../route';
 import type { ViewProps } from '../App';
 import { loadCounties, shade, worstColour, type CountyFeature } from './common';
@@ -18,12 +19,13 @@ const colourOf = (w: Worst) => worstColour(w === 'ok' ? 'pass' : w === 'fail' ? 
 /** Markers are refetched this long after the map stops moving (a drag or a wheel zoom is several events). */
 const MOVE_DEBOUNCE_MS = 150;
 
-export function CityView({ map, t, city, route }: ViewProps & { route: Extract<Route, { view: 'city' }> }) {
+export function CityView({ map, t, lang, city, route }: ViewProps & { route: Extract<Route, { view: 'city' }> }) {
   const [counties, setCounties] = useState<CountyFeature[]>([]);
   const [cityMap, setCityMap] = useState<CityMap | null>(null);
   const [markers, setMarkers] = useState<SchoolsMap | null>(null);
   const [error, setError] = useState('');
   const ind = route.indicator;
+  const [month, setMonth] = useState(currentMonth);
 
   // 1. boundaries (cached per page): drawn as soon as they arrive, unshaded until the indicator is in
   useEffect(() => {
@@ -134,6 +136,17 @@ export function CityView({ map, t, city, route }: ViewProps & { route: Extract<R
     return () => void group.remove();
   }, [map, markers, t]);
 
+  const exportRanking = () => {
+    if (!cityMap) return;
+    downloadCsv(
+      `${cityMap.city.name}-${t('ranking')}-${t(`ind.${ind}`)}.csv`,
+      [t('rank'), t('county'), t('schools'), t(`ind.${ind}`)],
+      cityMap.ranking.map((r) => {
+        const n = byCounty.get(r.code)?.schools ?? 0;
+        return [r.rank, r.name, n, shown(r.value, cityMap.unit, n).text];
+      }),
+    );
+  };
   return (
     <div data-testid="city-view">
       <h2>{city?.name ?? t('city')}</h2>
@@ -153,6 +166,13 @@ export function CityView({ map, t, city, route }: ViewProps & { route: Extract<R
         </p>
       )}
       <h2>{t('ranking')}</h2>
+      <p className="exports">
+        <button data-testid="export-ranking" title={t('exportTableHint')} onClick={exportRanking} disabled={!cityMap?.ranking.length}>{t('exportTable')}</button>{' '}
+        <label>
+          {t('month')} <input data-testid="report-month" type="month" value={month} max={currentMonth()} onChange={(e) => setMonth(e.target.value || currentMonth())} />
+        </label>{' '}
+        <a data-testid="export-report" className="button" href={reportUrl({ ...(city ? { city: city.code } : {}), month })} download title={t('exportReportHint')}>{t('exportReport')}</a>
+      </p>
       {!cityMap && !error && <p>{t('loading')}</p>}
       <ol className="rank" data-testid="ranking">
         {(cityMap?.ranking ?? []).map((r) => {
@@ -160,7 +180,7 @@ export function CityView({ map, t, city, route }: ViewProps & { route: Extract<R
           return (
             <li key={r.code}>
               <button data-county={r.code} onClick={() => go({ view: 'county', county: r.code, type: '' })}>
-                <span>{r.name}（{num(u?.schools ?? 0)}）</span>
+                <span>{r.name}{lang === 'en' ? ` (${num(u?.schools ?? 0)})` : `（${num(u?.schools ?? 0)}）`}</span>
                 <span>{shown(r.value, cityMap!.unit, u?.schools ?? 0).text}</span>
               </button>
             </li>

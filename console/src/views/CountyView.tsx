@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import L from 'leaflet';
-import { get, mapLimit, schoolPath, type School, type SchoolCompliance } from '../api';
+import { get, mapLimit, schoolPath, type Finding, type School, type SchoolCompliance } from '../api';
+import { currentMonth, downloadCsv, reportUrl } from '../export';
 import { num, pct, type MessageKey } from '../i18n/index';
 import { go, type Route } from '../route';
 import type { ViewProps } from '../App';
@@ -8,6 +9,28 @@ import { loadCounties, worstColour, type CountyFeature } from './common';
 
 interface Row { s: School; c: SchoolCompliance | null; coverage: number | null; online: number; total: number; uplink: number | null; required: number | null; ipv6: number | null; failing: number }
 type Col = 'name' | 'coverage' | 'cameras' | 'uplink' | 'ipv6' | 'failing';
+
+/** Finding filters: groups of rule kinds (stable across policy packs, whose rule ids differ), plus any failing rule. */
+export const FINDINGS = ['any', 'coverage', 'uplink', 'ipv6', 'display', 'network'] as const;
+export type FindingFilter = (typeof FINDINGS)[number];
+const KINDS: Record<Exclude<FindingFilter, 'any'>, string[]> = {
+  coverage: ['key-area-coverage'],
+  uplink: ['uplink-bandwidth', 'uplink-utilisation'],
+  ipv6: ['ipv6-share', 'uplink-ipv6'],
+  display: ['display-per-classroom', 'class-board-per-classroom'],
+  network: ['ap-online-share'],
+};
+/** The finding groups a school fails (by rule kind, else by rule id for a kind this console does not know). */
+function failingGroups(findings: Finding[]): Set<FindingFilter> {
+  const out = new Set<FindingFilter>();
+  for (const f of findings) {
+    if (f.verdict !== 'fail') continue;
+    out.add('any');
+    for (const [g, kinds] of Object.entries(KINDS)) if (kinds.includes(f.kind) || kinds.includes(f.ruleId)) out.add(g as FindingFilter);
+  }
+  return out;
+}
+const isFinding = (v: string | undefined): v is FindingFilter => (FINDINGS as readonly string[]).includes(v ?? '');
 
 function rowOf(s: School, c: SchoolCompliance | null): Row {
   const up = c?.facts.uplink;
@@ -29,6 +52,8 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
   const [comp, setComp] = useState<Map<string, SchoolCompliance | null>>(new Map());
   const [county, setCounty] = useState<CountyFeature | null>(null);
   const [sort, setSort] = useState<{ col: Col; desc: boolean }>({ col: 'failing', desc: true });
+  const [month, setMonth] = useState(currentMonth);
+  const finding = isFinding(route.finding) ? route.finding : '';
 
   useEffect(() => {
     let live = true;
@@ -48,14 +73,17 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
   }, [route.county, city]);
 
   const rows = useMemo(() => {
-    const rs = schools.filter((s) => !route.type || s.type === route.type).map((s) => rowOf(s, comp.get(s.code) ?? null));
+    const rs = schools
+      .filter((s) => !route.type || s.type === route.type)
+      .map((s) => rowOf(s, comp.get(s.code) ?? null))
+      .filter((r) => !finding || (r.c != null && failingGroups(r.c.findings).has(finding)));
     const key = (r: Row): number | string => (sort.col === 'name' ? r.s.name : sort.col === 'cameras' ? (r.total ? r.online / r.total : -1) : sort.col === 'uplink' ? (r.uplink ?? -1) : (r[sort.col] ?? -1));
     return rs.sort((a, b) => {
       const x = key(a), y = key(b);
       const c = typeof x === 'string' ? x.localeCompare(String(y), 'zh-CN') : x - (y as number);
       return sort.desc ? -c : c;
     });
-  }, [schools, comp, sort, route.type]);
+  }, [schools, comp, sort, route.type, finding]);
 
   useEffect(() => {
     const group = L.featureGroup().addTo(map);
@@ -80,7 +108,7 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
   const types = [...new Set(schools.map((s) => s.type))].sort();
   const th = (col: Col, k: MessageKey) => (
     <th data-sort={col} onClick={() => setSort({ col, desc: sort.col === col ? !sort.desc : true })}>
-      {t(k)}
+      {t(k).replace('/', '/\u200b') /* a heading may break after its slash */}
       {sort.col === col ? (sort.desc ? ' ▼' : ' ▲') : ''}
     </th>
   );
@@ -89,22 +117,54 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
     const v = t(k);
     return v === k ? ty : v;
   };
+  const countyName = county?.properties.name ?? route.county;
+  const exportTable = () =>
+    downloadCsv(
+      `${countyName}-${t('schools')}.csv`,
+      [t('name'), t('type'), t('coverage'), t('cameras'), t('uplink'), t('ipv6'), t('failing')],
+      rows.map((r) => [
+        r.s.name,
+        typeName(r.s.type),
+        pct(r.coverage),
+        r.c ? `${r.online}/${r.total}` : '',
+        r.uplink != null || r.required != null ? `${num(r.uplink)}/${num(r.required)} Mbps` : '',
+        pct(r.ipv6),
+        r.c ? r.failing : '',
+      ]),
+    );
   return (
     <div data-testid="county-view">
       <p>
         <a href="#/city">← {city?.name ?? t('city')}</a>
       </p>
-      <h2>{county?.properties.name ?? route.county}</h2>
+      <h2>{countyName}</h2>
       <label>
         {t('type')}{' '}
-        <select data-testid="type-filter" value={route.type} onChange={(e) => go({ view: 'county', county: route.county, type: e.target.value })}>
+        <select data-testid="type-filter" value={route.type} onChange={(e) => go({ view: 'county', county: route.county, type: e.target.value, finding })}>
           <option value="">{t('all')}</option>
           {types.map((ty) => (
             <option key={ty} value={ty}>{typeName(ty)}</option>
           ))}
         </select>
+      </label>{' '}
+      <label>
+        {t('finding')}{' '}
+        <select data-testid="finding-filter" value={finding} onChange={(e) => go({ view: 'county', county: route.county, type: route.type, finding: e.target.value })}>
+          <option value="">{t('all')}</option>
+          {FINDINGS.map((f) => (
+            <option key={f} value={f}>{t(`finding.${f}`)}</option>
+          ))}
+        </select>
       </label>
-      <table data-testid="schools-table" lang={lang}>
+      <p className="exports">
+        <button data-testid="export-table" title={t('exportTableHint')} onClick={exportTable} disabled={!rows.length}>{t('exportTable')}</button>{' '}
+        <label>
+          {t('month')} <input data-testid="report-month" type="month" value={month} max={currentMonth()} onChange={(e) => setMonth(e.target.value || currentMonth())} />
+        </label>{' '}
+        <a data-testid="export-report" className="button" href={reportUrl({ county: route.county, month })} download title={t('exportReportHint')}>{t('exportReport')}</a>
+        <span className="muted" data-testid="row-count"> {t('shownOf')} {num(rows.length)}/{num(schools.length)}</span>
+      </p>
+      <table data-testid="schools-table" className="schools" lang={lang}>
         <thead>
           <tr>
             {th('name', 'name')}

@@ -1,14 +1,25 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import L from 'leaflet';
-import { auth, get, maybe, post, schoolPath, type CoverageReport, type Device, type FeatureCollection, type Inbox, type InboxDevice, type Placement, type School, type SchoolCompliance } from '../api';
+import { auth, get, maybe, post, schoolPath, type CoverageReport, type DeviceDetail, type FeatureCollection, type Inbox, type InboxDevice, type Placement, type School, type SchoolCompliance } from '../api';
 import { date, num, pct } from '../i18n/index';
 import { go, type Route } from '../route';
 import type { ViewProps } from '../App';
-import { planToLatLng, rangeAtPpm, sector } from '../geo';
+import { offset, planToLatLng, rangeAtPpm, sector } from '../geo';
+import { DevicePanel } from './DeviceDetail';
+import { PlannedImport } from './PlannedImport';
 
 interface Placing { device: InboxDevice; lon: number | null; lat: number | null; heading: string; hfov: string; height: string; building: string }
 /** Placements the console knows: from the console's map route when there is one, and those accepted here. */
 type Known = Map<string, Placement>;
+
+/** Metres of the placing preview's sector, and so the distance of its heading handle. */
+const PREVIEW_RANGE_M = 25;
+/** Bearing (degrees clockwise from north, 0..359) from one point to another. */
+function bearing(from: L.LatLng, to: L.LatLng): number {
+  const east = (to.lng - from.lng) * Math.cos((from.lat * Math.PI) / 180), north = to.lat - from.lat;
+  return Math.round(((Math.atan2(east, north) * 180) / Math.PI + 360) % 360) % 360;
+}
+const pinIcon = (cls: string) => L.divIcon({ className: cls, iconSize: [16, 16], iconAnchor: [8, 8] });
 
 const areaColour = (share: number, full: boolean) => (full ? '#16a34a' : share >= 0.5 ? '#f59e0b' : '#dc2626');
 
@@ -19,7 +30,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
   const [cov, setCov] = useState<CoverageReport | null>(null);
   const [comp, setComp] = useState<SchoolCompliance | null>(null);
   const [inbox, setInbox] = useState<Inbox | null>(null);
-  const [devices, setDevices] = useState<Device[]>([]);
+  const [devices, setDevices] = useState<DeviceDetail[]>([]);
   const [known, setKnown] = useState<Known>(new Map());
   const [placing, setPlacing] = useState<Placing | null>(null);
   const [error, setError] = useState('');
@@ -38,7 +49,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           maybe<CoverageReport>(`${p}/coverage`).catch(() => null),
           get<SchoolCompliance>(`${p}/compliance`).catch(() => null),
           get<Inbox>(`${p}/inbox`),
-          get<Device[]>(`${p}/devices`),
+          get<DeviceDetail[]>(`${p}/devices`),
           maybe<{ devices?: Array<{ deviceId?: string; camera?: Placement['camera'] | null }> }>(`${p}/map`).catch(() => null),
         ]);
         if (!alive) return;
@@ -119,17 +130,12 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           .addTo(g);
       }
     }
-    if (placing?.lat != null && placing.lon != null) {
-      const h = Number(placing.heading), f = Number(placing.hfov);
-      if (placing.device.kind === 'camera' && Number.isFinite(h) && f > 0) L.polygon(sector(placing.lon, placing.lat, h, f, 25), { renderer: svg, color: '#2563eb', weight: 2, fillOpacity: 0.2, className: 'sector placing-sector' }).addTo(g);
-      L.circleMarker([placing.lat, placing.lon], { renderer: svg, radius: 7, color: '#2563eb', fillColor: '#2563eb', fillOpacity: 1, className: 'placing' }).addTo(g);
-    }
     const c = map.getContainer().dataset;
     c.blindSpots = String(blind);
     c.sectors = String(sectors);
     c.campus = '1';
     return () => void g.remove();
-  }, [map, fc, cov, known, anchor, placing, code, t]);
+  }, [map, fc, cov, known, anchor, code, t]);
 
   // fit to the campus once
   useEffect(() => {
@@ -148,6 +154,62 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
       map.getContainer().style.cursor = '';
     };
   }, [map, placing != null]);
+
+  // placing: the preview sector with a draggable position and a heading handle at its tip (kept apart
+  // from the plan so that a drag does not redraw it); the layers live while one device is being placed
+  const placingLayers = useRef<{ g: L.FeatureGroup; sec: L.Polygon; pos: L.Marker; tip: L.Marker; dragging: 'pos' | 'tip' | null } | null>(null);
+  const placingId = placing ? `${placing.device.agentId}/${placing.device.deviceId}` : null;
+  useEffect(() => {
+    if (!placingId) return;
+    const g = L.featureGroup().addTo(map);
+    const sec = L.polygon([], { renderer: L.svg(), color: '#2563eb', weight: 2, fillOpacity: 0.2, className: 'sector placing-sector', interactive: false });
+    const pos = L.marker([0, 0], { draggable: true, icon: pinIcon('placing placing-pos'), zIndexOffset: 1000, keyboard: false });
+    const tip = L.marker([0, 0], { draggable: true, icon: pinIcon('placing heading-handle'), zIndexOffset: 1001, keyboard: false });
+    const layers = { g, sec, pos, tip, dragging: null as 'pos' | 'tip' | null };
+    placingLayers.current = layers;
+    const at = (ll: L.LatLng) => ({ lon: Number(ll.lng.toFixed(7)), lat: Number(ll.lat.toFixed(7)) });
+    pos.on('dragstart', () => void (layers.dragging = 'pos'));
+    pos.on('drag', () => setPlacing((p) => (p ? { ...p, ...at(pos.getLatLng()) } : p)));
+    pos.on('dragend', () => {
+      layers.dragging = null;
+      setPlacing((p) => (p ? { ...p, ...at(pos.getLatLng()) } : p));
+    });
+    const turn = () => setPlacing((p) => (p ? { ...p, heading: String(bearing(pos.getLatLng(), tip.getLatLng())) } : p));
+    tip.on('dragstart', () => void (layers.dragging = 'tip'));
+    tip.on('drag', turn);
+    tip.on('dragend', () => {
+      layers.dragging = null;
+      turn();
+    });
+    return () => {
+      g.remove();
+      placingLayers.current = null;
+    };
+  }, [map, placingId]);
+  useEffect(() => {
+    const layers = placingLayers.current;
+    if (!layers || !placing) return;
+    const { g, sec, pos, tip } = layers;
+    const placed = placing.lat != null && placing.lon != null;
+    const h = Number(placing.heading), f = Number(placing.hfov);
+    const camera = placing.device.kind === 'camera' && placing.heading !== '' && Number.isFinite(h);
+    if (!placed) {
+      g.clearLayers();
+      return;
+    }
+    const lat = placing.lat!, lon = placing.lon!;
+    if (layers.dragging !== 'pos') pos.setLatLng([lat, lon]);
+    if (!g.hasLayer(pos)) g.addLayer(pos);
+    if (camera && f > 0) {
+      sec.setLatLngs(sector(lon, lat, h, f, PREVIEW_RANGE_M));
+      if (!g.hasLayer(sec)) g.addLayer(sec);
+    } else g.removeLayer(sec);
+    if (camera) {
+      const b = (h * Math.PI) / 180;
+      if (layers.dragging !== 'tip') tip.setLatLng(offset(lon, lat, PREVIEW_RANGE_M * Math.sin(b), PREVIEW_RANGE_M * Math.cos(b)));
+      if (!g.hasLayer(tip)) g.addLayer(tip);
+    } else g.removeLayer(tip);
+  }, [placing]);
 
   const decide = async (d: InboxDevice, action: 'reject' | 'accept', placement?: Placement) => {
     if (!auth.token) return setError(t('needToken'));
@@ -176,6 +238,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
   };
 
   const camStatus = useMemo(() => new Map((cov?.cameras ?? []).map((c) => [c.deviceId, c])), [cov]);
+  const selectedDevice = route.selected ? devices.find((d) => d.deviceId === route.selected) ?? null : null;
   const titleOf = (f: { title: { zh: string; en: string } }) => (lang === 'en' ? f.title.en : f.title.zh);
 
   return (
@@ -191,6 +254,16 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
       </p>
       <h2>{school?.name ?? code}</h2>
       {error && <p className="error" data-testid="error">{error}</p>}
+      {selectedDevice && (
+        <DevicePanel
+          key={`${selectedDevice.agentId}/${selectedDevice.deviceId}`}
+          school={code}
+          device={selectedDevice}
+          step={camStatus.get(selectedDevice.deviceId)?.step ?? null}
+          onClose={() => go({ view: 'school', school: code, selected: '' })}
+          t={t}
+        />
+      )}
       {campus === 'none' && <p>{t('noCampus')}</p>}
       {cov && (
         <>
@@ -242,7 +315,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
       )}
       {placing && (
         <div className="place" data-testid="placement">
-          <span className="wide">{placing.device.deviceId}：{t('placeHint')}</span>
+          <span className="wide">{placing.device.deviceId}：{t('placeHint')}{placing.device.kind === 'camera' && placing.lat != null ? `；${t('dragHint')}` : ''}</span>
           <span>{t('position')}</span>
           <span data-testid="placement-position">{placing.lat != null ? `${placing.lon}, ${placing.lat}` : '—'}</span>
           <label htmlFor="pl-b">{t('building')}</label>
@@ -261,6 +334,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           <button onClick={() => setPlacing(null)}>{t('cancel')}</button>
         </div>
       )}
+      <PlannedImport school={code} t={t} onImported={reload} />
       <h2>{t('compliance')}</h2>
       {comp && (
         <table data-testid="compliance">
@@ -286,7 +360,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           {devices.filter((d) => d.state === 'enrolled').map((d) => {
             const cs = camStatus.get(d.deviceId);
             return (
-              <tr key={`${d.agentId}/${d.deviceId}`} data-device={d.deviceId} className={route.selected === d.deviceId ? 'selected' : ''}>
+              <tr key={`${d.agentId}/${d.deviceId}`} data-device={d.deviceId} className={`clickable${route.selected === d.deviceId ? ' selected' : ''}`} onClick={() => go({ view: 'school', school: code, selected: d.deviceId })}>
                 <td>{d.kind}</td>
                 <td>{d.deviceId}</td>
                 <td className={cs ? (cs.healthy ? 'pass' : 'fail') : d.goneAt ? 'fail' : 'pass'}>{cs ? (cs.healthy ? t('healthy') : `${t('unhealthy')}${cs.problem ? `：${cs.problem}` : ''}`) : d.goneAt ? t('offline') : t('online')}</td>
