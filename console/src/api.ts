@@ -158,3 +158,4 @@ export async function postCsv(path: string, csv: string): Promise<ImportResult> 
   if (!res.ok) throw new ApiFailure(res.status, body.code ?? 'HTTP', body.message ?? `POST ${path}: ${res.status}`);
   return { imported: body.imported ?? 0, errors: body.errors ?? [] };
 }
+export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);

@@ -7,7 +7,8 @@
  * city view → county → school, the gate's blind spot, accepting and placing the corridor camera and
  * seeing coverage change; in English, the county's finding filter (deep-linked) and the table and
  * monthly-report exports; device detail (a camera's health ladder, a UPS's battery chart) and the
- * planned-devices CSV import with a bad row. Screenshots go to tests/browser/output/.
+ * planned-devices CSV import with a bad row; editing the campus plan (drawing a key area, a refused
+ * self-intersecting one). Screenshots go to tests/browser/output/.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -305,5 +306,80 @@ describe('map console in Chromium', () => {
     await page.locator('[data-testid=planned-csv]').setInputFiles(csv([`操场摄像机1,camera,操场,,,,${at}`, `操场摄像机2,camera,操场,,,,${at}`]));
     await page.locator('[data-testid=import-ok][data-imported="2"]').waitFor();
     await page.locator('[data-testid=inbox] td', { hasText: '操场摄像机2' }).waitFor();
+  });
+
+  it('edits the plan: draws a laboratory key area and saves it, its coverage shows; a self-intersecting one is refused with the reason', async () => {
+    await page.goto(`${base}/#/school/${SCHOOL_A}`);
+    await page.locator('[data-testid=areas] tr[data-area]').first().waitFor();
+    const outline = spec.campus.features.find((f) => f.properties?.kind === 'outline')!.geometry!.coordinates as number[][][];
+    const lons = outline[0]!.map((p) => p[0]!), lats = outline[0]!.map((p) => p[1]!);
+    const [w, e, s, n] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+    // a point of the campus by its share of the outline's extent, in page coordinates
+    const at = (fx: number, fy: number) =>
+      page.evaluate(([lat, lon]) => {
+        const m = (window as unknown as { __campusMap: { latLngToContainerPoint(ll: [number, number]): { x: number; y: number }; getContainer(): HTMLElement } }).__campusMap;
+        const p = m.latLngToContainerPoint([lat, lon]);
+        const r = m.getContainer().getBoundingClientRect();
+        return { x: r.left + p.x, y: r.top + p.y };
+      }, [s + fy * (n - s), w + fx * (e - w)] as const);
+    const areasBefore = await page.locator('[data-testid=areas] tr[data-area]').count();
+
+    // a triangle, closed by a double-click on its third vertex: a laboratory (危险品储存室、实验室), level from the pack
+    await page.locator('[data-testid=edit-plan]').click();
+    await page.locator('[data-testid=draw-shape]').click();
+    for (const [fx, fy] of [[0.4, 0.4], [0.6, 0.4]] as const) {
+      const p = await at(fx, fy);
+      await page.mouse.click(p.x, p.y);
+    }
+    const third = await at(0.5, 0.6);
+    await page.mouse.dblclick(third.x, third.y);
+    await page.locator('[data-testid=shape-form]').waitFor();
+    expect(await page.locator('path.drawing-vertex').count()).toBe(3);
+    await page.locator('[data-testid=shape-type]').selectOption('hazardous-store');
+    expect(await page.locator('[data-testid=shape-level]').inputValue()).toBe('recognise');
+    await page.locator('[data-testid=shape-name]').fill('化学实验室');
+    await page.locator('[data-testid=add-shape]').click();
+    await page.locator('[data-testid=plan-shapes] tr', { hasText: '化学实验室' }).waitFor();
+    await page.locator('[data-testid=save-plan]').click();
+    await page.locator('[data-testid=plan-saved]').waitFor();
+    const lab = page.locator('[data-testid=areas] tr[data-area]', { hasText: '化学实验室' });
+    await lab.waitFor();
+    expect(await page.locator('[data-testid=areas] tr[data-area]').count()).toBe(areasBefore + 1);
+    expect(await lab.locator('td').nth(1).innerText()).toBe('recognise');
+    const covered = Number(await lab.getAttribute('data-covered'));
+    expect(covered).toBeGreaterThanOrEqual(0);
+    expect(covered).toBeLessThanOrEqual(1);
+    expect(await lab.locator('td').nth(2).innerText()).toMatch(/%$/);
+    await page.locator(`path.key-area-${await lab.getAttribute('data-area')}`).waitFor();
+    const stored = await api<{ features: { properties: Record<string, unknown> }[] }>(`/api/v1/schools/${SCHOOL_A}/campus`);
+    expect(stored.features.find((f) => f.properties.name === '化学实验室')?.properties).toMatchObject({ kind: 'key-area', keyAreaType: 'hazardous-lab', requiredLevel: 'recognise', levelFromPolicy: true });
+    await lab.scrollIntoViewIfNeeded();
+    await shot('plan-edit-saved.png');
+
+    // a bow-tie, closed by 完成: the server refuses it and says why; nothing is stored
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.locator('[data-testid=edit-plan]').click();
+    await page.locator('[data-testid=draw-shape]').click();
+    for (const [fx, fy] of [[0.3, 0.3], [0.45, 0.45], [0.45, 0.3], [0.3, 0.45]] as const) {
+      const p = await at(fx, fy);
+      await page.mouse.click(p.x, p.y);
+    }
+    await page.locator('[data-testid=draw-hint]', { hasText: '4' }).waitFor();
+    await page.locator('[data-testid=finish-shape]').click();
+    await page.locator('[data-testid=shape-kind]').selectOption('building');
+    await page.locator('[data-testid=shape-name]').fill('错误楼');
+    await page.locator('[data-testid=add-shape]').click();
+    await page.locator('[data-testid=save-plan]').click();
+    const refused = page.locator('[data-testid=plan-error]');
+    await refused.waitFor();
+    expect(await refused.innerText()).toMatch(/服务器拒绝了平面图.*self-intersecting/);
+    await shot('plan-edit-refused.png');
+    const after = await api<{ features: { properties: Record<string, unknown> }[] }>(`/api/v1/schools/${SCHOOL_A}/campus`);
+    expect(after.features.some((f) => f.properties.name === '错误楼')).toBe(false);
+    // deleting the bad one leaves the editor with what is stored
+    await page.locator('[data-testid=plan-shapes] tr', { hasText: '错误楼' }).locator('[data-action=delete-shape]').click();
+    expect(await page.locator('[data-testid=plan-shapes] tr', { hasText: '错误楼' }).count()).toBe(0);
+    await page.locator('[data-testid=exit-edit]').click();
+    await page.locator('[data-testid=edit-plan]').waitFor();
   });
 });

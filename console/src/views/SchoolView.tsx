@@ -7,6 +7,7 @@ import type { ViewProps } from '../App';
 import { offset, planToLatLng, rangeAtPpm, sector } from '../geo';
 import { DevicePanel } from './DeviceDetail';
 import { PlannedImport } from './PlannedImport';
+import { PlanEditor } from './PlanEditor';
 
 interface Placing { device: InboxDevice; lon: number | null; lat: number | null; heading: string; hfov: string; height: string; building: string }
 /** Placements the console knows: from the console's map route when there is one, and those accepted here. */
@@ -35,6 +36,8 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
   const [placing, setPlacing] = useState<Placing | null>(null);
   const [error, setError] = useState('');
   const [rev, setRev] = useState(0);
+  /** the plan being edited (编辑平面图), drawn instead of the stored one */
+  const [draft, setDraft] = useState<FeatureCollection | null>(null);
 
   const reload = useCallback(() => setRev((r) => r + 1), []);
 
@@ -79,15 +82,16 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
   }, [live, code, reload]);
 
   const fc = campus && campus !== 'none' ? campus : null;
+  const shown = draft ?? fc;
   const anchor = fc?.frame?.kind === 'wgs84' ? fc.frame : cov?.frame.kind === 'wgs84' ? cov.frame : null;
 
   // the campus plan: outline, buildings, walls, key areas by coverage, blind spots hatched, cameras and sectors
   useEffect(() => {
-    if (!fc) return;
+    if (!shown) return;
     const svg = L.svg(); // SVG (not canvas) so that the blind spots can use the hatch pattern
     const g = L.featureGroup().addTo(map);
     const areas = new Map((cov?.areas ?? []).map((a) => [a.id, a]));
-    L.geoJSON(fc as unknown as GeoJSON.GeoJsonObject, {
+    L.geoJSON(shown as unknown as GeoJSON.GeoJsonObject, {
       style: (f): L.PathOptions => ({ renderer: svg, ...styleOf(f) }),
       onEachFeature: (f, l) => {
         const a = areas.get(String(f.id));
@@ -135,7 +139,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
     c.sectors = String(sectors);
     c.campus = '1';
     return () => void g.remove();
-  }, [map, fc, cov, known, anchor, code, t]);
+  }, [map, shown, cov, known, anchor, code, t]);
 
   // fit to the campus once
   useEffect(() => {
@@ -265,6 +269,21 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
         />
       )}
       {campus === 'none' && <p>{t('noCampus')}</p>}
+      {campus !== null && (
+        <PlanEditor
+          map={map}
+          t={t}
+          lang={lang}
+          code={code}
+          campus={fc}
+          anchor={school?.lon != null && school.lat != null ? { lon: school.lon, lat: school.lat } : null}
+          onDraft={setDraft}
+          onSaved={(saved) => {
+            setCampus(saved);
+            reload();
+          }}
+        />
+      )}
       {cov && (
         <>
           <p>
