@@ -4,6 +4,7 @@
  * the county code so they are stable between runs.
  */
 import type { RegionInput, SchoolInput } from '../collector/store/index.ts';
+import { mulberry32 } from '../collector/compliance/geometry/sampler.ts';
 
 const KINDS: { type: SchoolInput['type']; suffix: string; students: [number, number] }[] = [
   { type: 'primary', suffix: '实验小学', students: [600, 2400] },
@@ -12,17 +13,8 @@ const KINDS: { type: SchoolInput['type']; suffix: string; students: [number, num
   { type: 'nine-year', suffix: '九年一贯制学校', students: [1000, 2600] },
 ];
 
-/** Small deterministic PRNG (mulberry32) so the same city comes out every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG so the same city comes out every run (the geometry sampler's). */
+export const rng = mulberry32;
 
 export function demoSchools(counties: RegionInput[], perCounty: number): SchoolInput[] {
   const out: SchoolInput[] = [];
