@@ -22,8 +22,7 @@ import { summarise, type UnitSummary } from '../compliance/rollup.ts';
 import { lit } from '../compliance/telemetry-facts.ts';
 import { RENAMED_COUNTIES } from '../geo/regions.ts';
 import { readBoundaryFeatures } from '../geo/boundaries.ts';
-import type { Db, Inventory, Region, School } from '../store/index.ts';
-import type { Placement } from '../store/placement.ts';
+import { Enrollment, type Db, type Inventory, type Region, type School } from '../store/index.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
 import { influxQuery, InfluxQueryError } from '../telemetry/influx-query.ts';
 import type { EventBus } from './events.ts';
@@ -370,17 +369,6 @@ export function ringsTouch(a: Position[], b: Position[] | undefined): boolean {
   return false;
 }
 
-interface DeviceRow {
-  agentId: string;
-  deviceId: string;
-  kind: string;
-  profile: string | null;
-  attributes: Record<string, string | number | boolean>;
-  state: string;
-  placement: Placement | null;
-  lastSeen: Date;
-  goneAt: Date | null;
-}
 
 const DEVICE_ONLINE_MAX_AGE_MS = 15 * 60_000;
 
@@ -587,11 +575,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
         a.blindSpots.map((g, i) => ({ type: 'Feature', id: `${a.id}#${i}`, properties: { area: a.id, name: a.name, requiredLevel: a.requiredLevel }, geometry: g })),
       );
 
-      const rows = await deps.db.query<DeviceRow>(
-        `SELECT agent_id AS "agentId", device_id AS "deviceId", kind, profile, attributes, state, placement, last_seen AS "lastSeen", gone_at AS "goneAt"
-         FROM devices WHERE school_code = $1 AND state = 'enrolled' ORDER BY agent_id, device_id`,
-        [code],
-      );
+      const rows = await new Enrollment(deps.db).devicesInStates(code, ['enrolled']);
       const agentsOnline = new Set((await deps.inventory.listAgents(code)).filter((a) => a.state === 'online').map((a) => a.agentId));
       const camStatus = new Map((report?.cameras ?? []).map((c) => [c.id, c]));
       const devices = rows.map((d) => {

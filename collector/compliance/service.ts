@@ -8,8 +8,7 @@
  * Camera status: online = its agent is online and its latest `camera_health` (within
  * `healthMaxAgeMs`) has the stream up (ladder step ≥ 3); healthy = step 4. No health data = neither.
  */
-import type { Db, Inventory, School } from '../store/index.ts';
-import type { Placement } from '../store/placement.ts';
+import { Enrollment, type Db, type InboxDevice, type Inventory, type School } from '../store/index.ts';
 import type { TelemetrySink } from '../telemetry/sink.ts';
 import { influxQuery } from '../telemetry/influx-query.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
@@ -146,17 +145,6 @@ interface SchoolState {
   areaMeta: Map<string, { name: string; obligation: 'required' | 'recommended' }>;
 }
 
-interface DeviceRow {
-  agentId: string;
-  deviceId: string;
-  kind: string;
-  profile: string | null;
-  attributes: Record<string, string | number | boolean>;
-  state: string;
-  placement: Placement | null;
-  lastSeen: Date;
-  goneAt: Date | null;
-}
 
 const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -245,12 +233,8 @@ export class ComplianceService {
     return next;
   }
 
-  private async devices(code: string): Promise<DeviceRow[]> {
-    return this.o.db.query<DeviceRow>(
-      `SELECT agent_id AS "agentId", device_id AS "deviceId", kind, profile, attributes, state, placement, last_seen AS "lastSeen", gone_at AS "goneAt"
-       FROM devices WHERE school_code = $1 AND state IN ('enrolled', 'discovered', 'seen') ORDER BY agent_id, device_id`,
-      [code],
-    );
+  private devices(code: string): Promise<InboxDevice[]> {
+    return new Enrollment(this.o.db).devicesInStates(code, ['enrolled', 'discovered', 'seen']);
   }
 
   private async agentsOnline(code: string): Promise<Set<string>> {
@@ -503,7 +487,7 @@ export class ComplianceService {
     const devices = await this.devices(code);
     const reach = await latestReachable(this.query, code, this.maxAge, this.o.latest);
     const online = await this.agentsOnline(code);
-    const isUp = (d: DeviceRow) => online.has(d.agentId) && !d.goneAt && (reach.get(`${d.agentId}/${d.deviceId}`) ?? Date.now() - d.lastSeen.getTime() < this.maxAge);
+    const isUp = (d: InboxDevice) => online.has(d.agentId) && !d.goneAt && (reach.get(`${d.agentId}/${d.deviceId}`) ?? Date.now() - d.lastSeen.getTime() < this.maxAge);
 
     // uplink: from SNMP interface data
     const util = policy.rules.find((r) => r.kind === 'uplink-utilisation');

@@ -107,6 +107,14 @@ export class Enrollment {
     };
   }
 
+  /** A school's devices in the given states, with placement (what the map and coverage read). */
+  async devicesInStates(schoolCode: string, states: readonly string[]): Promise<InboxDevice[]> {
+    return this.db.query<InboxDevice>(`SELECT ${DEV_COLS} FROM devices d WHERE d.school_code = $1 AND d.state = ANY($2::text[]) ORDER BY d.agent_id, d.device_id`, [
+      schoolCode,
+      [...states],
+    ]);
+  }
+
   async device(ref: DeviceRef): Promise<InboxDevice | null> {
     const [row] = await this.db.query<InboxDevice>(`SELECT ${DEV_COLS} FROM devices d WHERE d.school_code = $1 AND d.agent_id = $2 AND d.device_id = $3`, [
       ref.schoolCode,
