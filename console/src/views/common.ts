@@ -1,12 +1,8 @@
 import { maybe, type FeatureCollection, type GeoFeature, type Verdict } from '../api';
-import { gcj02ToWgs84, mapCoords } from '../geo';
 
 export interface CountyFeature extends GeoFeature { properties: { code: string; name: string } }
 
-/**
- * County boundaries in WGS84: from the collector (`/api/v1/geo/counties`) when it has the route,
- * else the demo cities' DataV boundaries bundled with the console (GCJ-02, converted here).
- */
+/** County boundaries in WGS84, from the collector (`/api/v1/geo/counties`). */
 export function loadCounties(city: string): Promise<CountyFeature[]> {
   let p = countiesCache.get(city);
   if (!p) {
@@ -20,28 +16,11 @@ export function loadCounties(city: string): Promise<CountyFeature[]> {
 const countiesCache = new Map<string, Promise<CountyFeature[]>>();
 
 async function fetchCounties(city: string): Promise<CountyFeature[]> {
+  // The collector converts GCJ-02 → WGS84 and corrects renamed codes (collector/api/console-routes.ts).
   const fromServer = await maybe<FeatureCollection>(`/api/v1/geo/counties?city=${city}`).catch(() => null);
-  if (fromServer?.features?.length) {
-    return fromServer.features.map((f) => {
-      const p = f.properties ?? {};
-      return { ...f, properties: { code: String(p.code ?? p.adcode ?? f.id), name: String(p.name ?? '') } };
-    });
-  }
-  const bundled: Record<string, () => Promise<{ default: unknown }>> = {
-    '371500': () => import('../../../simulator/data/geo/371500.json'),
-  };
-  const load = bundled[city];
-  if (!load) return [];
-  const raw = (await load()).default as Array<{ properties: { adcode: number; name: string }; geometry: { type: string; coordinates: unknown } }>;
-  const renamed: Record<string, string> = { '371523': '371503' };
-  return raw.map((f) => {
-    const code = String(f.properties.adcode);
-    return {
-      type: 'Feature',
-      id: renamed[code] ?? code,
-      properties: { code: renamed[code] ?? code, name: f.properties.name },
-      geometry: { type: f.geometry.type, coordinates: mapCoords(f.geometry.coordinates, gcj02ToWgs84) },
-    };
+  return (fromServer?.features ?? []).map((f) => {
+    const p = f.properties ?? {};
+    return { ...f, properties: { code: String(p.code ?? f.id), name: String(p.name ?? '') } };
   });
 }
 
