@@ -1,7 +1,8 @@
 /**
  * Compliance over HTTP: a school's campus plan (GeoJSON in and out) and settings, its key-area
- * coverage with blind spots, every rule judged with its source, county and city roll-ups, the
- * monthly Excel report, and the live event stream. Writes need the bearer token.
+ * coverage with blind spots (and what-if coverage with cameras moved, which stores nothing), every
+ * rule judged with its source, county and city roll-ups, the monthly Excel report, and the live
+ * event stream. Writes need the bearer token.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
@@ -11,7 +12,9 @@ import { ComplianceService, type SchoolCompliance } from '../compliance/service.
 import { cityRollup, countyRollup } from '../compliance/rollup.ts';
 import { complianceWorkbook, historyNotes } from '../compliance/report.ts';
 import { MonthError, monthPeriod, type MonthPeriod } from '../compliance/history.ts';
-import type { Inventory, Region } from '../store/index.ts';
+import { Placement, type Inventory, type Region } from '../store/index.ts';
+import { MAX_PREVIEW_CAMERAS } from '../compliance/preview.ts';
+import { AGENT_ID_PATTERN } from '../../protocol/index.ts';
 import type { ApiDeps } from './app.ts';
 import { ApiError } from './errors.ts';
 import { EventBus, registerEventRoutes } from './events.ts';
@@ -76,11 +79,27 @@ const ReportQuery = Type.Object({
   month: Type.Optional(Type.String({ maxLength: 32, description: MONTH_DOC })),
   city: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
 });
+const PreviewBody = Type.Object(
+  {
+    cameras: Type.Array(
+      Type.Object(
+        {
+          agentId: Type.String({ pattern: AGENT_ID_PATTERN }),
+          deviceId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' }),
+          placement: Placement,
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_PREVIEW_CAMERAS, description: 'cameras (enrolled, or still in the inbox) at the placements to try' },
+    ),
+  },
+  { additionalProperties: false },
+);
 const CityQuery = Type.Object({ code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })), month: Type.Optional(Type.String({ maxLength: 32, description: MONTH_DOC })) });
 const MonthQuery = Type.Object({ month: Type.Optional(Type.String({ maxLength: 32, description: MONTH_DOC })) });
 
 /** Checked in the handler (not by a schema pattern) so that a bad month gets its own error code. */
-function periodOf(month: string | undefined): MonthPeriod {
+export function periodOf(month: string | undefined): MonthPeriod {
   try {
     return monthPeriod(month);
   } catch (err) {
@@ -222,6 +241,28 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
       const { code } = req.params as Static<typeof S.SchoolCodeParams>;
       await school(code);
       const r = await svc.coverage(code);
+      if (!r) throw new ApiError('NO_CAMPUS_PLAN', code);
+      return r;
+    },
+  );
+
+  app.post(
+    '/api/v1/schools/:code/coverage/preview',
+    {
+      // stores nothing, so no token (like GET coverage); a small body: a few placements
+      bodyLimit: 64 * 1024,
+      schema: {
+        summary:
+          'What-if key-area coverage with cameras at other placements (a camera in the inbox counts as enrolled): the coverage report, the stored figures to compare (`current`), the figures if the previewed cameras were healthy, and each previewed camera’s view at every required level. Nothing is stored or published',
+        params: S.SchoolCodeParams,
+        body: PreviewBody,
+        response: { 200: Any('CoveragePreview: CoverageReport + preview, current, ifPreviewedHealthy, previewed'), ...errors, 409: { $ref: 'Error#' } },
+      },
+    },
+    async (req) => {
+      const { code } = req.params as Static<typeof S.SchoolCodeParams>;
+      await school(code);
+      const r = await svc.preview(code, (req.body as Static<typeof PreviewBody>).cameras);
       if (!r) throw new ApiError('NO_CAMPUS_PLAN', code);
       return r;
     },

@@ -1,7 +1,7 @@
 /**
  * The enrollment inbox over HTTP: what discovery found at a school, planned vs found vs missing,
- * and the administrator's decisions (accept with placement, reject, merge, retire). Decisions
- * need the bearer token; who decided is recorded with every change.
+ * and the administrator's decisions (accept with placement, move an enrolled device, reject, merge,
+ * retire). Decisions need the bearer token; who decided is recorded with every change.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
@@ -59,7 +59,7 @@ const History = Type.Array(
  * user login exists), and is recorded next to it. Percent-encoded UTF-8, since HTTP header values
  * cannot carry Chinese names as such.
  */
-function actorOf(req: FastifyRequest): string {
+export function actorOf(req: FastifyRequest): string {
   const named = req.headers['x-campus-actor'];
   let who = '';
   if (typeof named === 'string') {
@@ -103,6 +103,26 @@ export function registerEnrollmentRoutes(
     async (req) => {
       const body = req.body as Static<typeof AcceptBody>;
       const d = await en.accept(ref(req.params as DeviceParams), body.placement, actorOf(req), body.note);
+      deps.onChange?.(ref(req.params as DeviceParams));
+      return d;
+    },
+  );
+
+  app.put(
+    '/api/v1/schools/:code/devices/:agent/:device/placement',
+    {
+      ...write,
+      schema: {
+        summary: 'Move an enrolled device: a new placement (position; for a camera heading and field of view), recorded in its history with who and what changed; the school’s coverage is recomputed',
+        security: [{ bearer: [] }],
+        params: DeviceParams,
+        body: AcceptBody,
+        response: { 200: InboxDevice, ...errors },
+      },
+    },
+    async (req) => {
+      const body = req.body as Static<typeof AcceptBody>;
+      const d = await en.place(ref(req.params as DeviceParams), body.placement, actorOf(req), body.note);
       deps.onChange?.(ref(req.params as DeviceParams));
       return d;
     },

@@ -21,6 +21,7 @@ import { buildApi } from '../api/app.ts';
 import { EventBus, type BusEvent } from '../api/events.ts';
 import { campusPlanFor } from '../../simulator/campus-plans.ts';
 import { ComplianceService, type CoverageReport, type SchoolCompliance } from './service.ts';
+import type { CoveragePreview } from './preview.ts';
 import type { CityRollup, CountyRollup } from './rollup.ts';
 import { REPORT_COLUMNS, REPORT_SHEET } from './report.ts';
 import { currentMonth } from './history.ts';
@@ -250,5 +251,148 @@ describe('coverage and compliance', () => {
     const bad = await app.inject({ url: '/api/v1/reports/compliance.xlsx?month=2025-13' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'INVALID_MONTH' });
+  });
+});
+
+describe('coverage preview (what-if placements) and moving a camera', () => {
+  const corridor = spec.cameras.find((c) => c.key === 'cam-corr-e')!;
+  const kitchen = spec.cameras.find((c) => c.key === 'cam-kitchen')!;
+  const url = `/api/v1/schools/${SCHOOL}/coverage/preview`;
+  const preview = (cameras: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, headers, payload: { cameras } as object });
+  const at = (c: typeof corridor, camera: Partial<NonNullable<typeof c.placement.camera>> = {}) => ({ agentId: 'cam-gw', deviceId: c.deviceId, placement: { ...c.placement, camera: { ...c.placement.camera!, ...camera } } });
+  const areaOf = (r: { areas: { id: string; coveredShare: number }[] }, id: string) => r.areas.find((a) => a.id === id)!.coveredShare;
+  const stateOf = () => (svc as unknown as { states: Map<string, { coverage: { recomputations: number } }> }).states.get(SCHOOL)!;
+
+  beforeEach(async () => {
+    // every plan camera enrolled but the corridor's east one, which waits in the inbox
+    await enrollCameras();
+    await db.query(`UPDATE devices SET state = 'discovered', placement = NULL WHERE device_id = $1`, [corridor.deviceId]);
+    await put(`/api/v1/schools/${SCHOOL}/campus`, spec.campus);
+  });
+
+  it('previews a camera from the inbox at a placement without storing, publishing or recording anything', async () => {
+    const stored = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    expect(areaOf(stored, 'teaching-corridor')).toBeLessThan(0.99);
+    const recomputations = stateOf().coverage.recomputations;
+    published.length = 0;
+    written.length = 0;
+
+    const r = await preview([at(corridor)]); // no token: it changes nothing
+    expect(r.statusCode, r.body).toBe(200);
+    const p = r.json<CoveragePreview>();
+    expect(p.preview).toBe(true);
+    expect(areaOf(p, 'teaching-corridor')).toBeGreaterThan(0.999);
+    expect(p.weightedCoverage).toBeGreaterThan(stored.weightedCoverage);
+    // the stored figures at the same moment, to compare with
+    expect(p.current.weightedCoverage).toBe(stored.weightedCoverage);
+    expect(areaOf(p.current, 'teaching-corridor')).toBe(areaOf(stored, 'teaching-corridor'));
+    // other areas untouched
+    for (const id of ['main-entrance', 'playground', 'kitchen']) expect(areaOf(p, id)).toBe(areaOf(stored, id));
+    // the previewed camera: counted as enrolled with its health, in the camera list, its view per required level
+    const cam = p.previewed[0]!;
+    expect(cam).toMatchObject({ deviceId: corridor.deviceId, state: 'discovered', healthy: true, horizontalPixels: corridor.resolutionWidth });
+    expect(p.cameras.find((c) => c.deviceId === corridor.deviceId)).toMatchObject({ healthy: true, position: { x: expect.closeTo(52, 2), y: expect.closeTo(32.5, 2) } });
+    expect(p.cameras).toHaveLength(spec.cameras.length);
+    expect(cam.views.map((v) => v.level)).toEqual(['observe', 'recognise', 'identify']);
+    const reached = cam.views.filter((v) => v.keyAreas.includes('teaching-corridor'));
+    expect(reached.map((v) => v.level)).toEqual([stored.areas.find((a) => a.id === 'teaching-corridor')!.requiredLevel]); // recognise, from the pack
+    const ring = reached[0]!.polygons[0]!.coordinates[0]!;
+    expect(ring[0]![0]).toBeCloseTo(school.lon, 2); // WGS84: the plan is georeferenced
+    // a farther level reaches farther
+    const far = (v: (typeof cam.views)[number]) => Math.max(...v.polygons[0]!.coordinates[0]!.map(([lon]) => Math.abs(lon! - ring[0]![0]!)));
+    expect(far(cam.views[0]!)).toBeGreaterThan(far(cam.views[2]!));
+
+    // nothing stored or announced: same coverage, no events, no history, still in the inbox, cached state untouched
+    expect(stateOf().coverage.recomputations).toBe(recomputations);
+    const again = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    expect(again.weightedCoverage).toBe(stored.weightedCoverage);
+    expect(again.areas.map((a) => a.coveredShare)).toEqual(stored.areas.map((a) => a.coveredShare));
+    expect(again.cameras.some((c) => c.deviceId === corridor.deviceId)).toBe(false);
+    expect(published).toEqual([]);
+    expect(written).toEqual([]);
+    expect((await new Enrollment(db).device({ schoolCode: SCHOOL, agentId: 'cam-gw', deviceId: corridor.deviceId }))!.state).toBe('discovered');
+
+    // accepted at that placement, the stored coverage is what the preview said
+    expect((await app.inject({ method: 'POST', url: `/api/v1/schools/${SCHOOL}/devices/cam-gw/${corridor.deviceId}/accept`, headers: auth, payload: { placement: corridor.placement } })).statusCode).toBe(200);
+    const accepted = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    expect(accepted.weightedCoverage).toBe(p.weightedCoverage);
+    expect(accepted.areas.map((a) => [a.id, a.coveredShare, a.blindSpotM2])).toEqual(p.areas.map((a) => [a.id, a.coveredShare, a.blindSpotM2]));
+  });
+
+  it('previews an enrolled camera turned away (coverage drops) and says what a camera with no stream would give if healthy', async () => {
+    const stored = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    const away = (await preview([at(kitchen, { headingDeg: 270 })])).json<CoveragePreview>();
+    expect(areaOf(away, 'kitchen')).toBeLessThan(areaOf(stored, 'kitchen') - 0.5);
+    expect(away.weightedCoverage).toBeLessThan(stored.weightedCoverage);
+    expect(away.previewed[0]!.views.every((v) => !v.keyAreas.includes('kitchen'))).toBe(true);
+    expect(away.ifPreviewedHealthy.weightedCoverage).toBe(away.weightedCoverage); // it is healthy already
+    expect(away.cameras.filter((c) => c.deviceId === kitchen.deviceId)).toHaveLength(1);
+
+    // the corridor camera's stream down: placing it gains nothing now, all of it once healthy
+    steps.set(`cam-gw/${corridor.deviceId}`, 2);
+    const down = (await preview([at(corridor)])).json<CoveragePreview>();
+    expect(down.previewed[0]).toMatchObject({ online: false, healthy: false, step: 2 });
+    expect(areaOf(down, 'teaching-corridor')).toBe(areaOf(down.current, 'teaching-corridor'));
+    expect(areaOf(down.ifPreviewedHealthy, 'teaching-corridor')).toBeGreaterThan(0.999);
+    // two cameras at once
+    const both = (await preview([at(kitchen, { headingDeg: 270 }), at(corridor)])).json<CoveragePreview>();
+    expect(both.previewed.map((c) => c.deviceId)).toEqual([kitchen.deviceId, corridor.deviceId]);
+    expect(areaOf(both, 'kitchen')).toBe(areaOf(away, 'kitchen'));
+  });
+
+  it('refuses unknown devices, other kinds, retired ones, bad numbers and oversized bodies with the reason', async () => {
+    const fail = async (cameras: unknown, status: number, code: string, message: RegExp) => {
+      const r = await preview(cameras);
+      expect(r.statusCode, r.body).toBe(status);
+      expect(r.json()).toMatchObject({ code, message: expect.stringMatching(message) });
+    };
+    await fail([{ ...at(corridor), deviceId: 'cam-nope' }], 404, 'NOT_FOUND', /cam-gw\/cam-nope not found at school 3715020001/);
+    await fail([{ ...at(corridor), agentId: 'gw-x' }], 404, 'NOT_FOUND', /gw-x\//);
+    await fail([at(corridor, { headingDeg: 400 })], 400, 'INVALID_INPUT', /headingDeg/);
+    await fail([at(corridor, { hfovDeg: -5 })], 400, 'INVALID_INPUT', /hfovDeg/);
+    await fail([{ ...at(corridor), placement: { position: corridor.placement.position } }], 400, 'INVALID_INPUT', /needs placement\.camera/);
+    await fail([{ ...at(corridor), placement: { ...corridor.placement, camera: { headingDeg: 10 } } }], 400, 'INVALID_INPUT', /hfovDeg, or focalLengthMm and sensorWidthMm/);
+    await fail([at(corridor), at(corridor)], 400, 'INVALID_INPUT', /appears twice/);
+    await fail([], 400, 'INVALID_INPUT', /cameras/);
+    await fail([{ ...at(corridor), extra: 1 }], 400, 'INVALID_INPUT', /additional/);
+    // a switch has no view
+    await inventory.upsertDiscoveredDevices(SCHOOL, 'cam-gw', [{ device: 'sw-1', kind: 'switch', protocol: 'snmp', address: '127.0.0.1:161', attributes: {} }], new Date());
+    await fail([{ ...at(corridor), deviceId: 'sw-1' }], 400, 'INVALID_INPUT', /is a switch, not a camera/);
+    // a retired camera cannot be placed
+    await new Enrollment(db).retire({ schoolCode: SCHOOL, agentId: 'cam-gw', deviceId: kitchen.deviceId }, 'test');
+    await fail([at(kitchen)], 409, 'CONFLICT', /is retired/);
+    // a body far beyond a few placements
+    const big = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ cameras: [at(corridor)], pad: 'x'.repeat(100_000) }) });
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toMatchObject({ code: 'INVALID_INPUT' });
+    // a school without a plan, and none at all
+    expect((await app.inject({ method: 'POST', url: `/api/v1/schools/3715810001/coverage/preview`, payload: { cameras: [at(corridor)] } })).json()).toMatchObject({ code: 'NO_CAMPUS_PLAN' });
+    expect((await app.inject({ method: 'POST', url: `/api/v1/schools/3715029999/coverage/preview`, payload: { cameras: [at(corridor)] } })).statusCode).toBe(404);
+    // the stored coverage went on as before
+    expect((await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`)).cameras).toHaveLength(spec.cameras.length - 2);
+  });
+
+  it('moves an enrolled camera with the token, recorded in its history with who and what changed', async () => {
+    const placementUrl = `/api/v1/schools/${SCHOOL}/devices/cam-gw/${kitchen.deviceId}/placement`;
+    const turned = { ...kitchen.placement, camera: { ...kitchen.placement.camera!, headingDeg: 270, hfovDeg: 40 } };
+    expect((await put(placementUrl, { placement: turned }, {})).statusCode).toBe(401);
+    const before = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    const previewed = (await preview([at(kitchen, { headingDeg: 270, hfovDeg: 40 })])).json<CoveragePreview>();
+    const r = await put(placementUrl, { placement: turned, note: '施工调整' }, { ...auth, 'x-campus-actor': encodeURIComponent('王老师') });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json()).toMatchObject({ state: 'enrolled', placement: { camera: { headingDeg: 270, hfovDeg: 40 } } });
+    const history = await get<{ fromState: string; toState: string; actor: string; note: string }[]>(`/api/v1/schools/${SCHOOL}/devices/cam-gw/${kitchen.deviceId}/history`);
+    expect(history.at(-1)).toMatchObject({ fromState: 'enrolled', toState: 'enrolled', actor: 'admin-token/王老师', note: '施工调整 (moved: heading 90° → 270°; field of view 50° → 40°)' });
+    // the stored coverage follows, and is what the preview said
+    const after = await get<CoverageReport>(`/api/v1/schools/${SCHOOL}/coverage`);
+    expect(after.weightedCoverage).toBeLessThan(before.weightedCoverage);
+    expect(after.weightedCoverage).toBe(previewed.weightedCoverage);
+    expect(published.some((e) => e.event.type === 'coverage-changed')).toBe(true);
+    // only enrolled devices move; bad placements are refused with the reason
+    const corr = await put(`/api/v1/schools/${SCHOOL}/devices/cam-gw/${corridor.deviceId}/placement`, { placement: corridor.placement });
+    expect(corr.statusCode).toBe(409);
+    expect(corr.json()).toMatchObject({ code: 'CONFLICT', message: 'cannot place a device that is discovered' });
+    expect((await put(placementUrl, { placement: { position: kitchen.placement.position } })).json()).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/needs placement\.camera/) });
+    expect((await put(`/api/v1/schools/${SCHOOL}/devices/cam-gw/cam-nope/placement`, { placement: turned })).statusCode).toBe(404);
   });
 });

@@ -4,11 +4,13 @@
  * judged against facts the agents measured (SNMP interface counters, device reachability, camera
  * health in InfluxDB; discovered attributes and profiles in the inventory). Roll-ups per county and
  * city. Changes are published on the event bus and recorded as `coverage` history in InfluxDB.
+ * `preview()` answers what-if placements (a camera being placed or moved) on a fork of the cached
+ * coverage, storing and publishing nothing.
  *
  * Camera status: online = its agent is online and its latest `camera_health` (within
  * `healthMaxAgeMs`) has the stream up (ladder step ≥ 3); healthy = step 4. No health data = neither.
  */
-import { Enrollment, type Db, type InboxDevice, type Inventory, type School } from '../store/index.ts';
+import { Enrollment, InventoryError, placementProblems, type Db, type InboxDevice, type Inventory, type School } from '../store/index.ts';
 import type { TelemetrySink } from '../telemetry/sink.ts';
 import { influxQuery } from '../telemetry/influx-query.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
@@ -16,12 +18,13 @@ import { pointToLine } from '../telemetry/line-protocol.ts';
 import { loadProfiles } from '../../device-profiles/loader.ts';
 import type { ProfileRegistry } from '../../device-profiles/registry.ts';
 import type { EventBus } from '../api/events.ts';
-import { KEY_AREA_TYPES, PPM_LEVELS, SchoolCoverage, polygonToGeoJson, type AreaCoverage, type Camera, type DensityLevel, type GeoJsonPolygon, type KeyArea } from './geometry/index.ts';
+import { GeometryError, KEY_AREA_TYPES, PPM_LEVELS, SchoolCoverage, polygonToGeoJson, type AreaCoverage, type Camera, type DensityLevel, type GeoJsonPolygon, type KeyArea, type LocalFrame, type SchoolCoverageResult } from './geometry/index.ts';
+import { figuresOf, viewReaches, viewToGeoJson, type CoveragePreview, type PreviewCamera, type PreviewedCamera } from './preview.ts';
 import { CampusStore, PACK_TYPE_OF, campusToGeoJson, localFrameOf, obstaclesOf, type CampusFeatureCollection, type CampusPlan, type PlanFrame, type PlanKeyArea, type SchoolSettings } from './campus.ts';
 import { loadPacks, resolvePolicy, rulesFor, type Policy } from './policy/packs.ts';
 import type { PolicyPack } from './policy/schema.ts';
 import { evaluate, type Finding, type SchoolFacts } from './policy/rules.ts';
-import { chooseUplink, isGlobalIpv6, latestCameraHealth, latestReachable, measureUplink, uplinkIpv6, type QueryFn, type UplinkIpv6, type UplinkMeasurement } from './telemetry-facts.ts';
+import { chooseUplink, isGlobalIpv6, latestCameraHealth, latestReachable, measureUplink, uplinkIpv6, type CameraHealthSample, type QueryFn, type UplinkIpv6, type UplinkMeasurement } from './telemetry-facts.ts';
 import type { LatestReadings } from '../ingest/latest.ts';
 import { camerasMonth, coverageMonth, type CamerasMonth, type CoverageMonth, type MonthPeriod } from './history.ts';
 
@@ -143,6 +146,15 @@ interface SchoolState {
   inputs: Map<string, string>;
   cameras: Map<string, CameraStatus>;
   areaMeta: Map<string, { name: string; obligation: 'required' | 'recommended' }>;
+  /** what the last refresh read (devices, agents online, camera health): a preview judges its cameras by the same */
+  seen: CameraFacts;
+}
+
+/** What decides a camera's status: its agent online, its latest health reading. */
+interface CameraFacts {
+  devices: InboxDevice[];
+  agentsOnline: Set<string>;
+  health: Map<string, CameraHealthSample>;
 }
 
 
@@ -241,50 +253,64 @@ export class ComplianceService {
     return new Set((await this.o.inventory.listAgents(code)).filter((a) => a.state === 'online').map((a) => a.agentId));
   }
 
-  /** Enrolled cameras as coverage inputs, with their status. */
-  private async cameraInputs(school: School, frame: PlanFrame): Promise<{ cameras: Camera[]; status: CameraStatus[] }> {
-    const [devices, online, health] = await Promise.all([this.devices(school.code), this.agentsOnline(school.code), latestCameraHealth(this.query, school.code, this.maxAge, this.o.latest)]);
+  /** Enrolled cameras as coverage inputs, with their status, and the facts they were judged on. */
+  private async cameraInputs(school: School, frame: PlanFrame): Promise<{ cameras: Camera[]; status: CameraStatus[]; seen: CameraFacts }> {
+    const [devices, agentsOnline, health] = await Promise.all([this.devices(school.code), this.agentsOnline(school.code), latestCameraHealth(this.query, school.code, this.maxAge, this.o.latest)]);
+    const seen: CameraFacts = { devices, agentsOnline, health };
     const lf = localFrameOf(frame);
     const cameras: Camera[] = [];
     const status: CameraStatus[] = [];
     for (const d of devices) {
       if (d.kind !== 'camera' || d.state !== 'enrolled') continue;
-      const id = `${d.agentId}/${d.deviceId}`;
-      const h = health.get(id);
-      const isOnline = online.has(d.agentId) && h !== undefined && h.step >= STREAM_UP_STEP;
-      const healthy = isOnline && h!.step >= HEALTHY_STEP;
-      let horizontalPixels = DEFAULT_HORIZONTAL_PIXELS;
-      let resolutionFrom: CameraStatus['resolutionFrom'] = 'default';
-      const attrW = Number(d.attributes.resolutionWidth ?? /^(\d+)x\d+$/.exec(String(d.attributes.resolution ?? ''))?.[1]);
-      if (h?.resolutionWidth) {
-        horizontalPixels = h.resolutionWidth;
-        resolutionFrom = 'camera_health';
-      } else if (Number.isFinite(attrW) && attrW > 0) {
-        horizontalPixels = attrW;
-        resolutionFrom = 'onvif-attributes';
-      }
-      const cam = d.placement?.camera;
-      const pos = d.placement?.position;
-      const st: CameraStatus = { id, agentId: d.agentId, deviceId: d.deviceId, online: isOnline, healthy, step: h?.step ?? null, horizontalPixels, resolutionFrom, hfovDeg: cam?.hfovDeg ?? null, position: null };
-      status.push(st);
-      if (!cam || !pos) {
-        st.problem = 'no camera placement';
-        continue;
-      }
-      let xy: { x: number; y: number };
-      if ('x' in pos) xy = { x: pos.x, y: pos.y };
-      else if (lf) xy = lf.toLocal(pos);
-      else {
-        st.problem = 'placed by lon/lat but the campus plan is not georeferenced';
-        continue;
-      }
-      st.position = { x: round(xy.x, 3), y: round(xy.y, 3) };
-      const optics = cam.hfovDeg !== undefined ? { hfovDeg: cam.hfovDeg } : cam.focalLengthMm !== undefined && cam.sensorWidthMm !== undefined ? { focalLengthMm: cam.focalLengthMm, sensorWidthMm: cam.sensorWidthMm } : null;
-      if (!optics) {
-        st.problem = 'no field of view (hfovDeg or lens)';
-        continue;
-      }
-      cameras.push({
+      const c = this.cameraOf(d, seen, lf);
+      status.push(c.status);
+      if (c.camera) cameras.push(c.camera);
+    }
+    return { cameras, status, seen };
+  }
+
+  /**
+   * One camera device as a coverage input at its placement (none, with `status.problem` saying why,
+   * when it cannot be placed on the plan), and its status from `seen`.
+   */
+  private cameraOf(d: InboxDevice, seen: CameraFacts, lf: LocalFrame | undefined): { camera?: Camera; status: CameraStatus } {
+    const id = `${d.agentId}/${d.deviceId}`;
+    const h = seen.health.get(id);
+    const isOnline = seen.agentsOnline.has(d.agentId) && h !== undefined && h.step >= STREAM_UP_STEP;
+    const healthy = isOnline && h!.step >= HEALTHY_STEP;
+    let horizontalPixels = DEFAULT_HORIZONTAL_PIXELS;
+    let resolutionFrom: CameraStatus['resolutionFrom'] = 'default';
+    const attrW = Number(d.attributes.resolutionWidth ?? /^(\d+)x\d+$/.exec(String(d.attributes.resolution ?? ''))?.[1]);
+    if (h?.resolutionWidth) {
+      horizontalPixels = h.resolutionWidth;
+      resolutionFrom = 'camera_health';
+    } else if (Number.isFinite(attrW) && attrW > 0) {
+      horizontalPixels = attrW;
+      resolutionFrom = 'onvif-attributes';
+    }
+    const cam = d.placement?.camera;
+    const pos = d.placement?.position;
+    const st: CameraStatus = { id, agentId: d.agentId, deviceId: d.deviceId, online: isOnline, healthy, step: h?.step ?? null, horizontalPixels, resolutionFrom, hfovDeg: cam?.hfovDeg ?? null, position: null };
+    if (!cam || !pos) {
+      st.problem = 'no camera placement';
+      return { status: st };
+    }
+    let xy: { x: number; y: number };
+    if ('x' in pos) xy = { x: pos.x, y: pos.y };
+    else if (lf) xy = lf.toLocal(pos);
+    else {
+      st.problem = 'placed by lon/lat but the campus plan is not georeferenced';
+      return { status: st };
+    }
+    st.position = { x: round(xy.x, 3), y: round(xy.y, 3) };
+    const optics = cam.hfovDeg !== undefined ? { hfovDeg: cam.hfovDeg } : cam.focalLengthMm !== undefined && cam.sensorWidthMm !== undefined ? { focalLengthMm: cam.focalLengthMm, sensorWidthMm: cam.sensorWidthMm } : null;
+    if (!optics) {
+      st.problem = 'no field of view (hfovDeg or lens)';
+      return { status: st };
+    }
+    return {
+      status: st,
+      camera: {
         id,
         x: xy.x,
         y: xy.y,
@@ -295,9 +321,8 @@ export class ComplianceService {
         online: isOnline,
         healthy,
         ...optics,
-      });
-    }
-    return { cameras, status };
+      },
+    };
   }
 
   /**
@@ -318,7 +343,7 @@ export class ComplianceService {
     }
     const policy = await this.policyFor(school);
     const key = `${plan.updatedAt.getTime()}|${policy.id}`;
-    const { cameras, status } = await this.cameraInputs(school, plan.frame);
+    const { cameras, status, seen: facts } = await this.cameraInputs(school, plan.frame);
     const now = new Date().toISOString();
     let st = this.states.get(code);
     let changedAreas: string[] = [];
@@ -335,6 +360,7 @@ export class ComplianceService {
         inputs: new Map(cameras.map((c) => [c.id, JSON.stringify(c)])),
         cameras: new Map(status.map((s) => [s.id, s])),
         areaMeta: new Map(plan.keyAreas.map((a) => [a.id, { name: a.name, obligation: this.obligationOf(policy, a) }])),
+        seen: facts,
       };
       this.states.set(code, st);
       changedAreas = areas.map((a) => a.id);
@@ -358,6 +384,7 @@ export class ComplianceService {
         if (before && (before.online !== s.online || before.healthy !== s.healthy || before.step !== s.step)) statusChanges.push(s);
       }
       st.cameras = new Map(status.map((s) => [s.id, s]));
+      st.seen = facts;
       changedAreas = [...touched];
     }
     for (const s of statusChanges)
@@ -410,10 +437,13 @@ export class ComplianceService {
     const st = await this.refreshSchool(code);
     if (!st) return null;
     const school = (await this.o.inventory.getSchool(code))!;
-    const r = st.coverage.result();
+    return this.report(school, st, st.coverage.result(), [...st.cameras.values()]);
+  }
+
+  private report(school: School, st: SchoolState, r: SchoolCoverageResult, cameras: CameraStatus[]): CoverageReport {
     const lf = localFrameOf(st.plan.frame);
     return {
-      school: { code, name: school.name, countyCode: school.countyCode },
+      school: { code: school.code, name: school.name, countyCode: school.countyCode },
       frame: st.plan.frame,
       policy: { id: st.policy.id, version: st.policy.version },
       computedAt: new Date().toISOString(),
@@ -423,8 +453,80 @@ export class ComplianceService {
       weightedAnyCoverage: round(r.weightedAnyCoverage),
       weightedIfAllHealthy: round(r.weightedIfAllHealthy),
       areas: r.areas.map((a) => this.areaReport(st, a, lf)),
-      cameras: [...st.cameras.values()],
+      cameras,
     };
+  }
+
+  /**
+   * What the coverage would be with these cameras at these placements: a camera still in the inbox
+   * counts as enrolled, with its current health. Computed on a fork of the school's cached coverage
+   * (only the key areas the moved cameras touch are recomputed), so nothing is stored, published or
+   * recorded, and the cached state is left as it was. The answer is `coverage()`'s report plus the
+   * stored figures at the same moment, the figures if the previewed cameras were healthy, and each
+   * previewed camera's view at every required level of the plan (the sector at its true range).
+   * Null when the school has no campus plan. Throws InventoryError: not-found (no such device at
+   * the school), conflict (a rejected or retired device), invalid (not a camera, a bad placement).
+   */
+  preview(code: string, requests: readonly PreviewCamera[]): Promise<CoveragePreview | null> {
+    return this.locked(code, async () => {
+      const st = await this.refreshUnlocked(code);
+      if (!st) return null;
+      const school = (await this.o.inventory.getSchool(code))!;
+      const lf = localFrameOf(st.plan.frame);
+      const inputs: { camera: Camera; status: CameraStatus; state: string }[] = [];
+      for (const q of requests) {
+        const id = `${q.agentId}/${q.deviceId}`;
+        if (inputs.some((i) => i.status.id === id)) throw new InventoryError('invalid', `camera ${id} appears twice in the preview`);
+        const d = st.seen.devices.find((x) => x.agentId === q.agentId && x.deviceId === q.deviceId);
+        if (!d) {
+          const other = await new Enrollment(this.o.db).device({ schoolCode: code, agentId: q.agentId, deviceId: q.deviceId });
+          if (!other) throw new InventoryError('not-found', `device ${id} not found at school ${code}`);
+          throw new InventoryError('conflict', `device ${id} is ${other.state}: only enrolled or discovered cameras can be placed`);
+        }
+        if (d.kind !== 'camera') throw new InventoryError('invalid', `device ${id} is a ${d.kind}, not a camera: only cameras have a view to preview`);
+        const problems = placementProblems(q.placement, 'camera');
+        if (problems.length) throw new InventoryError('invalid', `${id}: ${problems.join('; ')}`);
+        const c = this.cameraOf({ ...d, placement: q.placement }, st.seen, lf);
+        if (!c.camera) throw new InventoryError('invalid', `${id}: ${c.status.problem ?? 'cannot be placed on the campus plan'}`);
+        inputs.push({ camera: c.camera, status: c.status, state: d.state });
+      }
+      const what = st.coverage.fork();
+      try {
+        for (const i of inputs) what.updateCamera(i.camera);
+      } catch (err) {
+        if (err instanceof GeometryError) throw new InventoryError('invalid', err.message);
+        throw err;
+      }
+      let healthy = what;
+      if (inputs.some((i) => !(i.camera.online && i.camera.healthy))) {
+        healthy = st.coverage.fork();
+        for (const i of inputs) healthy.updateCamera({ ...i.camera, online: true, healthy: true });
+      }
+      const r = what.result();
+      const levels = [...new Set(st.plan.keyAreas.map((a) => this.levelOf(st.policy, a)))].sort((a, b) => PPM_LEVELS[a] - PPM_LEVELS[b]);
+      const previewed = inputs.map(({ camera, status, state }): PreviewedCamera => ({
+        ...status,
+        state,
+        views: levels.map((level) => {
+          const rings = what.view(camera.id, level) ?? [];
+          return {
+            level,
+            requiredPpm: PPM_LEVELS[level],
+            keyAreas: st.plan.keyAreas.filter((a) => this.levelOf(st.policy, a) === level && viewReaches(rings, a.polygon)).map((a) => a.id),
+            polygons: viewToGeoJson(rings, lf),
+          };
+        }),
+      }));
+      const moved = new Map(inputs.map((i) => [i.status.id, i.status]));
+      const cameras = [...[...st.cameras.values()].map((c) => moved.get(c.id) ?? c), ...inputs.filter((i) => !st.cameras.has(i.status.id)).map((i) => i.status)];
+      return {
+        ...this.report(school, st, r, cameras),
+        preview: true as const,
+        current: figuresOf(st.coverage.result()),
+        ifPreviewedHealthy: figuresOf(healthy.result()),
+        previewed,
+      };
+    });
   }
 
   private areaReport(st: SchoolState, a: AreaCoverage, lf: ReturnType<typeof localFrameOf>): AreaReport {

@@ -77,11 +77,36 @@ const planned = (r: PlannedRow): PlannedDevice => ({
 });
 
 /** Which decisions are allowed from which state. */
-const TRANSITIONS: Record<'accept' | 'reject' | 'retire', string[]> = {
+const TRANSITIONS: Record<'accept' | 'reject' | 'retire' | 'place', string[]> = {
   accept: ['discovered', 'seen', 'rejected', 'enrolled'], // enrolled → enrolled = move/re-place
   reject: ['discovered', 'seen'],
   retire: ['enrolled', 'discovered', 'seen'],
+  place: ['enrolled'], // a move: enrolled → enrolled with the new placement
 };
+
+const fixed = (x: number, d: number) => String(Number(x.toFixed(d)));
+const where = (p: Placement | null): string => {
+  const pos = p?.position;
+  return !pos ? '—' : 'lon' in pos ? `${fixed(pos.lon, 7)},${fixed(pos.lat, 7)}` : `(${fixed(pos.x, 2)}, ${fixed(pos.y, 2)}) m`;
+};
+
+/** What a move changed, for the history: "position a → b; heading 270° → 255°". */
+export function describeMove(before: Placement | null, after: Placement): string {
+  const parts: string[] = [];
+  if (where(before) !== where(after)) parts.push(`position ${where(before)} → ${where(after)}`);
+  const fields: [keyof NonNullable<Placement['camera']>, string, string][] = [
+    ['headingDeg', 'heading', '°'],
+    ['hfovDeg', 'field of view', '°'],
+    ['mountHeightM', 'mount height', ' m'],
+    ['tiltDeg', 'tilt', '°'],
+  ];
+  for (const [k, name, unit] of fields) {
+    const a = before?.camera?.[k], b = after.camera?.[k];
+    if (a !== b) parts.push(`${name} ${a ?? '—'}${a !== undefined ? unit : ''} → ${b ?? '—'}${b !== undefined ? unit : ''}`);
+  }
+  for (const k of ['building', 'room'] as const) if ((before?.[k] ?? '') !== (after[k] ?? '')) parts.push(`${k} ${before?.[k] ?? '—'} → ${after[k] ?? '—'}`);
+  return parts.length ? `moved: ${parts.join('; ')}` : 'placement saved unchanged';
+}
 
 const PLANNED_COLUMNS = ['name', 'kind', 'building', 'room', 'expected_ip', 'expected_model', 'lon', 'lat', 'heading_deg', 'hfov_deg', 'mount_height_m'] as const;
 const OPTIONAL_PLANNED = PLANNED_COLUMNS.filter((c) => c !== 'name' && c !== 'kind');
@@ -144,6 +169,25 @@ export class Enrollment {
       const problems = placementProblems(placement, cur?.kind ?? 'unknown');
       if (cur && problems.length) throw new InventoryError('invalid', problems.join('; '));
       await this.change(tx, ref, 'accept', 'enrolled', actor, note ?? null, placement);
+    });
+    return (await this.device(ref))!;
+  }
+
+  /**
+   * Moves an enrolled device: a new placement (validated as for accept), recorded in its history
+   * as enrolled → enrolled with who did it and what changed (`describeMove`, after the optional note).
+   */
+  async place(ref: DeviceRef, placement: Placement, actor: string, note?: string): Promise<InboxDevice> {
+    await this.db.transaction(async (tx) => {
+      const [cur] = await tx.query<{ kind: string; placement: Placement | null }>(`SELECT kind, placement FROM devices WHERE school_code = $1 AND agent_id = $2 AND device_id = $3`, [
+        ref.schoolCode,
+        ref.agentId,
+        ref.deviceId,
+      ]);
+      const problems = placementProblems(placement, cur?.kind ?? 'unknown');
+      if (cur && problems.length) throw new InventoryError('invalid', problems.join('; '));
+      const moved = describeMove(cur?.placement ?? null, placement);
+      await this.change(tx, ref, 'place', 'enrolled', actor, note ? `${note} (${moved})` : moved, placement);
     });
     return (await this.device(ref))!;
   }

@@ -137,6 +137,24 @@ describe('SchoolCoverage: incremental updates', () => {
     expect(sc.areaResult('far')!.coveredShare).toBe(0);
   });
 
+  it('a fork takes what-if moves without touching the original, and matches a full recomputation', () => {
+    const sc = new SchoolCoverage({ areas, cameras: [cam()] });
+    const before = sc.result();
+    const what = sc.fork();
+    expect(what.updateCamera(cam({ x: 505, y: 480 })).sort()).toEqual(['far', 'near']);
+    expect(what.recomputations).toBe(2);
+    expect(what.areaResult('far')!.coveredShare).toBeGreaterThan(0.99999);
+    expect(what.result().weightedCoverage).toBeCloseTo(computeSchoolCoverage({ areas, cameras: [cam({ x: 505, y: 480 })] }).weightedCoverage, 12);
+    // the original: same results, same camera, its cached view unchanged
+    expect(sc.result()).toEqual(before);
+    expect(sc.areaResult('far')!.coveredShare).toBe(0);
+    expect(sc.view('c1', 'monitor')![0]!.every((p) => p.x < 100)).toBe(true);
+    // a camera added on the fork only
+    what.updateCamera(cam({ id: 'extra' }));
+    expect(what.view('extra', 'monitor')).toBeDefined();
+    expect(sc.view('extra', 'monitor')).toBeUndefined();
+  });
+
   it('blind-spot polygons add up with the covered share', () => {
     const sc = new SchoolCoverage({ areas: [area(square(-10, 5, 10, 25))], cameras: [cam({ headingDeg: 45 })] });
     const r = sc.areaResult('gate')!;

@@ -146,6 +146,17 @@ export class SchoolCoverage {
     return this.recomputeTouched([old.bbox]);
   }
 
+  /**
+   * A copy for what-if changes (a preview while a camera is being placed): it shares the plan's
+   * geometry and every camera's cached views, which are never mutated, but has its own camera set
+   * and results, so `updateCamera` on the copy recomputes only the touched key areas and leaves
+   * this one as it was. O(cameras + areas).
+   */
+  fork(): SchoolCoverage {
+    const copy = Object.create(SchoolCoverage.prototype) as SchoolCoverage;
+    return Object.assign(copy, this, { cameras: new Map(this.cameras), results: new Map(this.results), recomputations: 0 });
+  }
+
   /** The camera's cached view at a level (Clipper rings), for drawing. */
   view(cameraId: string, level: DensityLevel): Ring[] | undefined {
     return this.cameras.get(cameraId)?.views.get(level);

@@ -1,0 +1,132 @@
+/**
+ * Repair tickets over HTTP: the list (by school, county, state), one ticket with its history,
+ * opening one by hand, working it (assign, start, resolve, close, reopen, comment), and repair
+ * times per county for a month. Reading is open like the rest of the console's data; every
+ * change needs the bearer token and records who made it.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { TICKET_ACTIONS, TICKET_STATES, type Tickets, type Ticket, type TicketAction, type TicketState } from '../tickets/store.ts';
+import type { EventBus } from './events.ts';
+import { actorOf } from './enrollment-routes.ts';
+import { periodOf } from './compliance-routes.ts';
+import { ApiError } from './errors.ts';
+
+const Id = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const ActionParams = Type.Object({ id: Type.Integer({ minimum: 1 }), action: Type.Union(TICKET_ACTIONS.map((a) => Type.Literal(a))) });
+const ListQuery = Type.Object(
+  {
+    school: Type.Optional(Type.String({ pattern: '^[0-9]{10}$' })),
+    county: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
+    state: Type.Optional(Type.String({ maxLength: 64, description: 'comma-separated: open, in-progress, resolved, closed; `active` = open,in-progress' })),
+    agent: Type.Optional(Type.String({ maxLength: 63 })),
+    device: Type.Optional(Type.String({ maxLength: 128 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+const NewBody = Type.Object(
+  {
+    schoolCode: Type.String({ pattern: '^[0-9]{10}$' }),
+    agentId: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' })),
+    deviceId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' })),
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    detail: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+const ActionBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000 })), assignee: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false });
+const StatsQuery = Type.Object({ city: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })), month: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false });
+
+const TicketOut = Type.Object({
+  id: Type.Integer(),
+  schoolCode: Type.String(),
+  schoolName: Type.String(),
+  countyCode: Type.String(),
+  agentId: Type.Union([Type.String(), Type.Null()]),
+  deviceId: Type.Union([Type.String(), Type.Null()]),
+  fault: Type.String({ description: 'unreachable, auth, no-stream, degraded, gateway-offline, manual' }),
+  title: Type.String(),
+  detail: Type.Union([Type.String(), Type.Null()]),
+  state: Type.Union(TICKET_STATES.map((s) => Type.Literal(s))),
+  source: Type.Union([Type.Literal('auto'), Type.Literal('manual')]),
+  assignee: Type.Union([Type.String(), Type.Null()]),
+  openedAt: Type.String({ format: 'date-time' }),
+  faultSince: Type.String({ format: 'date-time' }),
+  resolvedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  closedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+/** `state=` as given: names, or `active`. */
+function statesOf(s: string | undefined): TicketState[] | undefined {
+  if (!s) return undefined;
+  const out = new Set<TicketState>();
+  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (part === 'active') ['open', 'in-progress'].forEach((x) => out.add(x as TicketState));
+    else if ((TICKET_STATES as readonly string[]).includes(part)) out.add(part as TicketState);
+    else throw new ApiError('INVALID_INPUT', `state ${part} is not one of ${TICKET_STATES.join(', ')}, active`);
+  }
+  return [...out];
+}
+
+export function registerTicketRoutes(
+  app: FastifyInstance,
+  deps: { tickets: Tickets; events: EventBus; requireToken: (req: FastifyRequest) => Promise<void>; defaultCity: () => Promise<string | undefined> },
+): void {
+  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+  const write = { preHandler: deps.requireToken };
+  const changed = (t: Ticket): Ticket => {
+    deps.events.publish({ type: 'ticket', school: t.schoolCode, county: t.countyCode, ticketId: t.id, state: t.state, fault: t.fault, agentId: t.agentId, deviceId: t.deviceId, title: t.title, at: t.updatedAt });
+    return t;
+  };
+
+  app.get(
+    '/api/v1/tickets',
+    { schema: { summary: 'Repair tickets, unfinished first then newest (filters: school, county, state, agent, device)', querystring: ListQuery, response: { 200: Type.Object({ total: Type.Integer(), tickets: Type.Array(TicketOut) }), ...errors } } },
+    async (req) => {
+      const q = req.query as Static<typeof ListQuery>;
+      return deps.tickets.list({ schoolCode: q.school, countyCode: q.county, states: statesOf(q.state), agentId: q.agent, deviceId: q.device, limit: q.limit, offset: q.offset });
+    },
+  );
+
+  app.get(
+    '/api/v1/tickets/stats',
+    { schema: { summary: 'Repair figures per county for a month (China time): opened, resolved, unfinished now, median and mean hours from fault to resolution', querystring: StatsQuery, response: { ...errors } } },
+    async (req) => {
+      const q = req.query as Static<typeof StatsQuery>;
+      const period = periodOf(q.month);
+      const city = q.city ?? (await deps.defaultCity());
+      if (!city) throw new ApiError('NOT_FOUND', 'city');
+      return { city, month: period.month, counties: await deps.tickets.repairStats(city, period.from, period.to) };
+    },
+  );
+
+  app.get('/api/v1/tickets/:id', { schema: { summary: 'One ticket with every change, who and when', params: Id, response: { ...errors } } }, async (req) => {
+    const { id } = req.params as Static<typeof Id>;
+    const t = await deps.tickets.get(id);
+    if (!t) throw new ApiError('NOT_FOUND', `ticket ${id}`);
+    return { ...t, events: await deps.tickets.events(id) };
+  });
+
+  app.post(
+    '/api/v1/tickets',
+    { ...write, schema: { summary: 'Open a ticket by hand (a device, a gateway, or the school)', security: [{ bearer: [] }], body: NewBody, response: { 201: TicketOut, ...errors } } },
+    async (req, reply) => {
+      const b = req.body as Static<typeof NewBody>;
+      const t = await deps.tickets.openManual({ schoolCode: b.schoolCode, agentId: b.agentId ?? null, deviceId: b.deviceId ?? null, fault: 'manual', title: b.title, detail: b.detail ?? null }, actorOf(req));
+      return reply.status(201).send(changed(t));
+    },
+  );
+
+  app.post(
+    '/api/v1/tickets/:id/:action',
+    { ...write, schema: { summary: 'Work a ticket: assign (needs assignee), start, resolve, close, reopen, comment (needs note)', security: [{ bearer: [] }], params: ActionParams, body: ActionBody, response: { 200: TicketOut, ...errors } } },
+    async (req) => {
+      const { id, action } = req.params as Static<typeof ActionParams>;
+      const b = (req.body ?? {}) as Static<typeof ActionBody>;
+      return changed(await deps.tickets.act(id, action as TicketAction, actorOf(req), b.note ?? null, { assignee: b.assignee }));
+    },
+  );
+}
