@@ -18,6 +18,13 @@ export const API_ERRORS = {
   MONTH_IN_FUTURE: { status: 400, message: '%s' },
   TELEMETRY_UNAVAILABLE: { status: 503, message: 'no InfluxDB is configured: telemetry goes to files, which cannot be queried%s' },
   TELEMETRY_QUERY_FAILED: { status: 502, message: '%s' },
+  // floor-plan images (collector/api/floorplan-routes.ts)
+  FLOORPLAN_NOT_IMAGE: { status: 415, message: '%s' },
+  FLOORPLAN_DAMAGED: { status: 400, message: '%s' },
+  FLOORPLAN_BAD_DIMENSIONS: { status: 400, message: '%s' },
+  FLOORPLAN_TOO_LARGE: { status: 413, message: 'the file is larger than %s; scan or export the plan at a lower resolution' },
+  NO_FLOORPLAN: { status: 404, message: 'school %s has no floor-plan image' },
+  INVALID_GEOREF: { status: 400, message: '%s' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
 
