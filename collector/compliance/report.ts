@@ -30,6 +30,19 @@ export const REPORT_COLUMNS: { header: string; width: number; value: (u: UnitSum
 
 const pct = (x: number) => Math.round(x * 1000) / 10;
 
+/** Styling shared with the table export (collector/api/table-workbook.ts), so the collector's workbooks look alike. */
+export const THIN_BORDER: Partial<ExcelJS.Borders> = { top: { style: 'thin' }, left: { style: 'thin' }, bottom: { style: 'thin' }, right: { style: 'thin' } };
+/** A title row: bold 14 pt, centred (the caller merges it across the table). */
+export function styleTitleRow(row: ExcelJS.Row): void {
+  row.font = { bold: true, size: 14 };
+  row.alignment = { horizontal: 'center' };
+}
+/** A header row: bold, centred, wrapped (long Chinese headings take two lines rather than a wide column). */
+export function styleHeaderRow(row: ExcelJS.Row): void {
+  row.font = { bold: true };
+  row.alignment = { horizontal: 'center', vertical: 'middle', wrapText: true };
+}
+
 export function orderCounties<T extends { name: string; code: string }>(units: T[]): T[] {
   const idx = (n: string) => {
     const i = SEED_COUNTY_ORDER.indexOf(n);
@@ -60,11 +73,8 @@ export async function complianceWorkbook(city: CityRollup, opts: { month: string
   const [y, m] = opts.month.split('-');
   const title = ws.addRow([`${city.name}校园安防与网络达标月度通报明细表（${y}年${Number(m)}月）`]);
   ws.mergeCells(1, 1, 1, REPORT_COLUMNS.length);
-  title.font = { bold: true, size: 14 };
-  title.alignment = { horizontal: 'center' };
-  const header = ws.addRow(REPORT_COLUMNS.map((c) => c.header));
-  header.font = { bold: true };
-  header.alignment = { horizontal: 'center', vertical: 'middle', wrapText: true };
+  styleTitleRow(title);
+  styleHeaderRow(ws.addRow(REPORT_COLUMNS.map((c) => c.header)));
   const counties = orderCounties(opts.countyCode ? city.counties.filter((c) => c.code === opts.countyCode) : city.counties);
   for (const c of counties) ws.addRow(REPORT_COLUMNS.map((col) => col.value(c)));
   const totals = opts.countyCode ? counties[0] : city;
@@ -82,7 +92,7 @@ export async function complianceWorkbook(city: CityRollup, opts: { month: string
   ws.eachRow((row, n) => {
     if (n < 2 || n > lastTableRow) return;
     row.eachCell({ includeEmpty: true }, (cell) => {
-      cell.border = { top: { style: 'thin' }, left: { style: 'thin' }, bottom: { style: 'thin' }, right: { style: 'thin' } };
+      cell.border = THIN_BORDER;
     });
   });
   return Buffer.from(await wb.xlsx.writeBuffer());
