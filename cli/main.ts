@@ -39,7 +39,8 @@ const str = (v: unknown): string | undefined => (v === undefined ? undefined : S
 const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', min: 1, default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
 const REDIS_URL: O.OptionSpec = { key: 'redisUrl', flag: '--redis-url <url>', env: 'CAMPUS_REDIS_URL', type: 'string', description: 'keep sessions and queued messages in Redis so a broker restart loses nothing (memory when unset)' };
 const SCHOOLS: O.OptionSpec = { key: 'schools', flag: '--schools <codes>', env: 'CAMPUS_SCHOOLS', type: 'string', description: 'comma-separated school codes this collector ingests (to split schools between collectors); all when unset' };
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, O.LOG_LEVEL];
+const TICKET_AFTER: O.OptionSpec = { key: 'ticketAfter', flag: '--ticket-after <seconds>', env: 'CAMPUS_TICKET_AFTER', type: 'int', min: 0, max: 7 * 86_400, default: 300, description: 'how long a device must stay failed before a repair ticket opens' };
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -102,6 +103,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     dataDir: String(o.dataDir),
     apiToken: str(o.apiToken),
     schools: o.schools ? parseSchoolList(String(o.schools)) : undefined,
+    ticketOpenAfterMs: (o.ticketAfter as number) * 1000,
     logger,
   });
   const stop = () => void c.close().then(() => process.exit(0));

@@ -16,6 +16,7 @@ import { LatestReadings } from './ingest/latest.ts';
 import { buildApi } from './api/app.ts';
 import { EventBus } from './api/events.ts';
 import { ComplianceService } from './compliance/service.ts';
+import { TicketWatcher } from './tickets/watcher.ts';
 import type { Logger } from './log.ts';
 
 export interface CollectorConfig {
@@ -47,6 +48,10 @@ export interface CollectorConfig {
   policyPack?: string;
   /** How often every school's coverage is re-checked against camera health (default 30 s). */
   complianceRefreshMs?: number;
+  /** How long a device must stay failed before a repair ticket opens (default 5 min). */
+  ticketOpenAfterMs?: number;
+  /** How often the ticket watcher looks (default 15 s). */
+  ticketSweepMs?: number;
 }
 
 export interface RunningCollector {
@@ -59,6 +64,7 @@ export interface RunningCollector {
   app: FastifyInstance;
   compliance: ComplianceService;
   events: EventBus;
+  tickets: TicketWatcher;
   close(): Promise<void>;
 }
 
@@ -120,6 +126,14 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
       }, 1_000),
     );
   };
+  const events = new EventBus();
+  const tickets = new TicketWatcher({
+    db: store.db,
+    events,
+    openAfterMs: cfg.ticketOpenAfterMs,
+    sweepMs: cfg.ticketSweepMs,
+    log: { warn: (obj, msg) => cfg.logger.warn({ component: 'tickets', ...obj }, msg) },
+  });
   const ingest = new Ingest({
     mqttUrl: cfg.mqttUrl,
     username: cfg.mqttUsername,
@@ -130,12 +144,12 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     sink,
     logger: cfg.logger,
     latest,
+    observer: tickets,
     onHealthChange: (school, _agent, _device, measurement) => {
       if (measurement === 'camera_health') recompute(school);
     },
   });
   const apiToken = resolveApiToken(cfg.dataDir, cfg.apiToken);
-  const events = new EventBus();
   const compliance = new ComplianceService({
     db: store.db,
     inventory: store.inventory,
@@ -147,7 +161,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     refreshIntervalMs: cfg.complianceRefreshMs,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, influx: influxConnection(cfg), warmMapCache: true, onDevicesChanged: (ref) => {
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage
@@ -160,6 +174,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   // The API is up before the broker connection: /health then reports the broker as unreachable.
   await ingest.start();
   compliance.start();
+  tickets.start();
   cfg.logger.info({ http: `http://${cfg.host}:${httpPort}`, telemetry: sink.describe(), inventory: store.db.kind }, 'collector running');
   return {
     url: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${httpPort}`,
@@ -171,10 +186,12 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     app,
     compliance,
     events,
+    tickets,
     async close() {
       for (const t of pending.values()) clearTimeout(t);
       compliance.stop();
       await ingest.stop();
+      await tickets.stop();
       await app.close();
       await sink.close();
       if (ownsStore) await store.db.close();

@@ -88,6 +88,8 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
     logger: makeLogger(opts.logLevel, 'collector'),
     store,
     brokerStats: () => ({ ...broker.stats() }),
+    // the demo's broken gate camera becomes a repair ticket within a minute rather than five
+    ticketOpenAfterMs: 60_000,
   });
 
   const gears: SimulatedSchool[] = [];

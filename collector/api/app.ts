@@ -16,8 +16,12 @@ import type { TelemetrySink } from '../telemetry/sink.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 import { registerEnrollmentRoutes } from './enrollment-routes.ts';
+import { floorPlanRoutes } from './floorplan-routes.ts';
 import { registerComplianceRoutes } from './compliance-routes.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
+import { registerExportRoutes } from './export-routes.ts';
+import { registerTicketRoutes } from './ticket-routes.ts';
+import { Tickets } from '../tickets/store.ts';
 import { EventBus } from './events.ts';
 import { ComplianceService } from '../compliance/service.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
@@ -41,6 +45,8 @@ export interface ApiDeps {
   influx?: InfluxConnection;
   /** The built console to serve at `/` (default console/dist). */
   consoleDir?: string;
+  /** Repair tickets (the collector passes its watcher's); made here when absent. */
+  tickets?: Tickets;
   /** Compute every school's map summary at start rather than on the console's first request. */
   warmMapCache?: boolean;
 }
@@ -166,12 +172,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     schoolExists: async (code) => void (await school(code)),
     onChange: deps.onDevicesChanged,
   });
+  await app.register(floorPlanRoutes, { db: deps.db, requireToken: (req) => requireToken(req, undefined as never), schoolExists: async (code) => void (await school(code)) });
 
   // one event bus and compliance engine for the compliance and console routes
   const events = deps.events ?? new EventBus();
   const compliance = deps.compliance ?? new ComplianceService({ db: deps.db, inventory: deps.inventory, sink: deps.sink, events, refreshIntervalMs: 0 });
   registerComplianceRoutes(app, { ...deps, events, compliance, requireToken: (req) => requireToken(req, undefined as never) });
   await registerConsoleRoutes(app, { ...deps, events, compliance });
+  registerExportRoutes(app);
+  registerTicketRoutes(app, {
+    tickets: deps.tickets ?? new Tickets(deps.db),
+    events,
+    requireToken: (req) => requireToken(req, undefined as never),
+    defaultCity: async () => (await deps.inventory.listRegions({ level: 'city' }))[0]?.code,
+  });
 
   // ---- administration (bearer token) ----
 

@@ -25,6 +25,7 @@ import { readBoundaryFeatures } from '../geo/boundaries.ts';
 import { Enrollment, type Db, type Inventory, type Region, type School } from '../store/index.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
 import { influxQuery, InfluxQueryError } from '../telemetry/influx-query.ts';
+import { Tickets } from '../tickets/store.ts';
 import type { EventBus } from './events.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
@@ -36,6 +37,8 @@ export interface ConsoleRouteDeps {
   inventory: Inventory;
   compliance: ComplianceService;
   events: EventBus;
+  /** repair tickets, for the open-ticket figures (made from `db` when absent) */
+  tickets?: Tickets;
   influx?: InfluxConnection;
   /** The built console (default `console/dist`); served at `/` when it holds index.html. */
   consoleDir?: string;
@@ -52,7 +55,7 @@ const Any = (description: string) => Type.Unknown({ description });
 const Worst = Type.Union([Type.Literal('ok'), Type.Literal('warning'), Type.Literal('fail'), Type.Literal('unknown')], {
   description: 'fail: a rule fails; warning: none fails but some cannot be judged or a camera is down; unknown: nothing could be judged',
 });
-const INDICATORS = ['coverage', 'cameras-online', 'uplink', 'ipv6', 'open-findings'] as const;
+const INDICATORS = ['coverage', 'cameras-online', 'uplink', 'ipv6', 'open-findings', 'open-tickets'] as const;
 type Indicator = (typeof INDICATORS)[number];
 const LonLatPair = Type.Tuple([Type.Number(), Type.Number()], { description: '[lon, lat] WGS84' });
 
@@ -104,6 +107,7 @@ const SchoolMarker = Type.Object({
   coverage: Type.Union([Type.Number(), Type.Null()], { description: 'weighted key-area coverage share, null without a campus plan' }),
   cameras: Type.Object({ online: Type.Number(), total: Type.Integer() }),
   openFindings: Type.Integer(),
+  openTickets: Type.Integer({ description: 'repair tickets open or in progress' }),
 });
 const SchoolsMap = Type.Union([
   Type.Object({ mode: Type.Literal('clusters'), clusters: Type.Array(Cluster) }),
@@ -319,7 +323,10 @@ export class MapCache {
   }
 }
 
-function indicatorValue(u: UnitSummary, indicator: Indicator): number | null {
+/** Counts (findings, tickets) rank lower-is-better; shares higher-is-better. */
+const isCount = (i: Indicator) => i === 'open-findings' || i === 'open-tickets';
+
+function indicatorValue(u: UnitSummary, indicator: Indicator, openTickets: number): number | null {
   switch (indicator) {
     case 'coverage':
       return u.keyAreas.weightedCoverage;
@@ -334,6 +341,8 @@ function indicatorValue(u: UnitSummary, indicator: Indicator): number | null {
       return u.ipv6.share;
     case 'open-findings':
       return u.schools ? u.openIssues : null;
+    case 'open-tickets':
+      return u.schools ? openTickets : null;
   }
 }
 
@@ -379,6 +388,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
   const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
   const boundaries = new Map<string, BoundaryCollection>();
   const cache = new MapCache(deps, deps.mapCacheTtlMs);
+  const tickets = deps.tickets ?? new Tickets(deps.db);
   app.addHook('onClose', async () => cache.close());
   if (deps.warmMapCache) app.addHook('onReady', async () => void cache.all().catch(() => undefined));
 
@@ -439,23 +449,27 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
         if (e.compliance) list.push(e.compliance);
         oldest = Math.min(oldest, e.computedAt);
       }
+      const ticketsBySchool = indicator === 'open-tickets' ? await tickets.openCounts() : new Map<string, number>();
+      const ticketsOf = (schools: SchoolCompliance[]) => schools.reduce((n, c) => n + (ticketsBySchool.get(c.school.code) ?? 0), 0);
       const rows = counties.map((k) => {
-        const u = summarise(k.code, k.name, byCounty.get(k.code)!);
-        return { code: k.code, name: k.name, value: indicatorValue(u, indicator), schools: u.schools, centroid: cents.get(k.code) ?? null };
+        const mine = byCounty.get(k.code)!;
+        const u = summarise(k.code, k.name, mine);
+        return { code: k.code, name: k.name, value: indicatorValue(u, indicator, ticketsOf(mine)), schools: u.schools, centroid: cents.get(k.code) ?? null };
       });
-      const better = indicator === 'open-findings' ? 'lower' : 'higher';
+      const better = isCount(indicator) ? 'lower' : 'higher';
       const sorted = [...rows].sort((a, b) => {
         if (a.value === null || b.value === null) return a.value === b.value ? a.code.localeCompare(b.code) : a.value === null ? 1 : -1;
         return (better === 'higher' ? b.value - a.value : a.value - b.value) || a.code.localeCompare(b.code);
       });
-      const total = summarise(city.code, city.name, [...byCounty.values()].flat());
+      const everySchool = [...byCounty.values()].flat();
+      const total = summarise(city.code, city.name, everySchool);
       return {
         city: { code: city.code, name: city.name },
         indicator,
-        unit: indicator === 'open-findings' ? 'count' : 'share',
+        unit: isCount(indicator) ? 'count' : 'share',
         better,
         computedAt: new Date(oldest).toISOString(),
-        total: { value: indicatorValue(total, indicator), schools: total.schools },
+        total: { value: indicatorValue(total, indicator, ticketsOf(everySchool)), schools: total.schools },
         counties: rows,
         ranking: sorted.map((r, i) => ({ rank: i + 1, code: r.code, name: r.name, value: r.value })),
       };
@@ -494,6 +508,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
         return { mode: 'clusters' as const, clusters };
       }
       let unplaced = 0;
+      const openTickets = await tickets.openCounts();
       const schools: Static<typeof SchoolMarker>[] = [];
       for (const e of entries) {
         const s = e.school;
@@ -514,6 +529,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
           coverage: f?.keyAreas.weightedCoverage ?? null,
           cameras: { online: f?.cameras.online ?? 0, total: f?.cameras.total ?? 0 },
           openFindings: e.compliance?.findings.filter((x) => x.verdict === 'fail').length ?? 0,
+          openTickets: openTickets.get(s.code) ?? 0,
         });
       }
       schools.sort((a, b) => a.code.localeCompare(b.code));

@@ -30,6 +30,19 @@ export type CampusEvent =
       /** camera health-ladder step (0–4), when known */
       step?: number;
       at: string;
+    }
+  | {
+      /** a repair ticket opened, changed state or was commented on */
+      type: 'ticket';
+      school: string;
+      county: string;
+      ticketId: number;
+      state: string;
+      fault: string;
+      agentId: string | null;
+      deviceId: string | null;
+      title: string;
+      at: string;
     };
 
 export interface BusEvent {

@@ -37,6 +37,7 @@ const NewBody = Type.Object(
   { additionalProperties: false },
 );
 const ActionBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000 })), assignee: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false });
+const CountsQuery = Type.Object({ county: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })) }, { additionalProperties: false });
 const StatsQuery = Type.Object({ city: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })), month: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false });
 
 const TicketOut = Type.Object({
@@ -101,6 +102,12 @@ export function registerTicketRoutes(
       if (!city) throw new ApiError('NOT_FOUND', 'city');
       return { city, month: period.month, counties: await deps.tickets.repairStats(city, period.from, period.to) };
     },
+  );
+
+  app.get(
+    '/api/v1/tickets/open-counts',
+    { schema: { summary: 'Unfinished tickets per school (of a county when given); schools without any are absent', querystring: CountsQuery, response: { 200: Type.Object({ counts: Type.Record(Type.String(), Type.Integer()) }), ...errors } } },
+    async (req) => ({ counts: Object.fromEntries(await deps.tickets.openCounts((req.query as Static<typeof CountsQuery>).county)) }),
   );
 
   app.get('/api/v1/tickets/:id', { schema: { summary: 'One ticket with every change, who and when', params: Id, response: { ...errors } } }, async (req) => {

@@ -49,6 +49,13 @@ export interface IngestOptions {
   latest?: LatestReadings;
   /** A camera's health step (or a device's reachability) changed. */
   onHealthChange?: (school: string, agent: string, device: string, measurement: string) => void;
+  /** Sees every camera-health and reachability reading, and every agent status (the ticket watcher). */
+  observer?: IngestObserver;
+}
+
+export interface IngestObserver {
+  reading(school: string, agent: string, r: Reading): void;
+  agentState(school: string, agent: string, online: boolean, at: number): void;
 }
 
 export interface IngestStatus {
@@ -220,6 +227,7 @@ export class Ingest {
       await this.tracker.reset(agent);
     }
     await this.opts.inventory.setAgentState(topic.schoolCode, topic.agentId, m.state, new Date(m.ts), m.agentVersion);
+    this.opts.observer?.agentState(topic.schoolCode, topic.agentId, m.state === 'online', m.ts);
     if (m.state === 'online') {
       // not awaited: publishing from inside the message handler would wait on our own PUBACK flow
       this.publishConfig(topic.schoolCode, topic.agentId).catch((err: Error) => this.log.warn(`config:${topic.agentId}`, { err: err.message }, 'could not publish agent config'));
@@ -266,6 +274,7 @@ export class Ingest {
     const latest = this.opts.latest;
     if (!latest || !LatestReadings.tracks(r.measurement)) return;
     const prev = latest.record(topic.schoolCode, topic.agentId, r);
+    this.opts.observer?.reading(topic.schoolCode, topic.agentId, r);
     const key = r.measurement === 'camera_health' ? 'step' : 'reachable';
     if (prev?.metrics[key] !== r.metrics[key] && prev !== undefined && prev.ts <= r.ts) {
       this.opts.onHealthChange?.(topic.schoolCode, topic.agentId, r.device, r.measurement);

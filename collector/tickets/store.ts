@@ -226,9 +226,13 @@ export class Tickets {
     return rows.map(ticketOf);
   }
 
-  /** Unfinished tickets per school (schools without any are absent). */
-  async openCounts(): Promise<Map<string, number>> {
-    const rows = await this.db.query<{ school: string; n: number }>(`SELECT school_code AS school, count(*)::int AS n FROM tickets WHERE state IN ('open', 'in-progress') GROUP BY school_code`);
+  /** Unfinished tickets per school, of one county when given (schools without any are absent). */
+  async openCounts(countyCode?: string): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ school: string; n: number }>(
+      `SELECT t.school_code AS school, count(*)::int AS n FROM tickets t JOIN schools s ON s.code = t.school_code
+        WHERE t.state IN ('open', 'in-progress') AND ($1::text IS NULL OR s.county_code = $1) GROUP BY t.school_code`,
+      [countyCode ?? null],
+    );
     return new Map(rows.map((r) => [r.school, Number(r.n)]));
   }
 

@@ -23,6 +23,9 @@ export interface StackOptions {
   influxDb: string;
   redisUrl?: string;
   maxPublishesPerSecond?: number;
+  /** repair tickets: grace period and sweep interval (the collector's defaults when unset) */
+  ticketOpenAfterMs?: number;
+  ticketSweepMs?: number;
 }
 
 export interface Stack {
@@ -75,6 +78,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     logger: quiet,
     store,
     brokerStats: () => ({ ...broker.stats() }),
+    ticketOpenAfterMs: opts.ticketOpenAfterMs,
+    ticketSweepMs: opts.ticketSweepMs,
   });
   const conn = { url: opts.influxUrl, db: opts.influxDb };
   const stack: Stack = {
