@@ -1,59 +1,84 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import L from 'leaflet';
 import { auth, get, maybe, type Region } from './api';
 import { translator, type Lang, type MessageKey } from './i18n/index';
-import { parseHash, type Route } from './route';
+import { useLive, type LiveEvent } from './live';
+import { hashOf, parseHash, type Route } from './route';
 import { CityView } from './views/CityView';
 import { CountyView } from './views/CountyView';
 import { SchoolView } from './views/SchoolView';
 
 export type T = (k: MessageKey) => string;
-export interface LiveEvent { type: string; school: string; county: string; at: string; seq: number }
-export interface ViewProps { map: L.Map; t: T; lang: Lang; city: Region | null; live: LiveEvent | null }
+export type { LiveEvent } from './live';
+/** `wall`: the monitoring room's wall display; `scale`: how much larger than at the desk markers are drawn (follows the type). */
+export interface ViewProps { map: L.Map; t: T; lang: Lang; city: Region | null; live: LiveEvent | null; wall: boolean; scale: number }
 
 declare global {
   interface Window { __campusMap?: L.Map }
 }
 
-function useRoute(): Route {
+/**
+ * The route from the hash. On the wall display a plain link (`#/city`) keeps the wall display: the
+ * hash is rewritten with `display=wall`, unless `leaveWall` was called just before.
+ */
+function useRoute(): { route: Route; leaveWall: () => void } {
   const [route, setRoute] = useState(() => parseHash(location.hash));
+  const wall = useRef(route.display === 'wall');
+  const leaving = useRef(false);
   useEffect(() => {
-    const on = () => setRoute(parseHash(location.hash));
+    const on = () => {
+      let r = parseHash(location.hash);
+      if (wall.current && !r.display && !leaving.current) {
+        r = { ...r, display: 'wall' };
+        history.replaceState(null, '', hashOf(r));
+      }
+      leaving.current = false;
+      wall.current = r.display === 'wall';
+      setRoute(r);
+    };
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
-  return route;
+  const leaveWall = useCallback(() => {
+    leaving.current = true;
+    location.hash = hashOf({ ...parseHash(location.hash), display: undefined });
+  }, []);
+  return { route, leaveWall };
 }
 
-/** The live channel: server-sent events from the collector; `up` says whether it is connected. */
-function useLive(): { up: boolean; last: LiveEvent | null } {
-  const [up, setUp] = useState(false);
-  const [last, setLast] = useState<LiveEvent | null>(null);
+/** The UI zoom the stylesheet chose for this screen and mode (`--ui-zoom` on `.app`), for what CSS cannot size: map markers. */
+function useUiZoom(app: RefObject<HTMLDivElement | null>, wall: boolean): number {
+  const [zoom, setZoom] = useState(1);
   useEffect(() => {
-    const es = new EventSource('/api/v1/events');
-    let seq = 0;
-    es.onopen = () => setUp(true);
-    es.onerror = () => setUp(es.readyState === EventSource.OPEN);
-    const on = (e: MessageEvent<string>) => {
-      try {
-        const d = JSON.parse(e.data) as { type: string; school: string; county: string; at: string };
-        setLast({ ...d, seq: ++seq });
-      } catch {
-        // a frame we do not understand
-      }
-    };
-    es.addEventListener('coverage-changed', on);
-    es.addEventListener('device-status', on);
-    return () => es.close();
-  }, []);
-  return { up, last };
+    const read = () => setZoom(app.current ? Number(getComputedStyle(app.current).getPropertyValue('--ui-zoom')) || 1 : 1);
+    read();
+    window.addEventListener('resize', read);
+    return () => window.removeEventListener('resize', read);
+  }, [app, wall]);
+  return zoom;
+}
+
+/** The time in China, to the minute, for the wall display's header (the room sees that it is alive). */
+function useClock(on: boolean): string {
+  const fmt = useMemo(() => new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'medium', timeStyle: 'short' }), []);
+  const [now, setNow] = useState(() => fmt.format(new Date()));
+  useEffect(() => {
+    if (!on) return;
+    const h = setInterval(() => setNow(fmt.format(new Date())), 10_000);
+    return () => clearInterval(h);
+  }, [on, fmt]);
+  return now;
 }
 
 export function App() {
-  const route = useRoute();
+  const { route, leaveWall } = useRoute();
+  const wall = route.display === 'wall';
   const [lang, setLang] = useState<Lang>(() => (localStorage.getItem('campus.lang') === 'en' ? 'en' : 'zh-CN'));
   const t = useMemo(() => translator(lang), [lang]);
   const live = useLive();
+  const appDiv = useRef<HTMLDivElement>(null);
+  const scale = useUiZoom(appDiv, wall);
+  const clock = useClock(wall);
   const mapDiv = useRef<HTMLDivElement>(null);
   const [map, setMap] = useState<L.Map | null>(null);
   const [city, setCity] = useState<Region | null>(null);
@@ -78,11 +103,20 @@ export function App() {
         if (cfg?.tileUrl) L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution ?? '' }).addTo(m).bringToBack();
       })
       .catch(() => {});
+    // the map's box changes with the window and when the wall display widens the side panel
+    const resized = new ResizeObserver(() => m.invalidateSize());
+    resized.observe(mapDiv.current);
     return () => {
+      resized.disconnect();
       m.remove();
       delete window.__campusMap;
     };
   }, []);
+
+  // the wall display fits views in quarter zoom steps, so that the city fills the big map rather than half of it
+  useEffect(() => {
+    if (map) map.options.zoomSnap = wall ? 0.25 : 1;
+  }, [map, wall]);
 
   useEffect(() => {
     void get<Region[]>('/api/v1/regions').then((rs) => setCity(rs.find((r) => r.level === 'city') ?? null));
@@ -94,20 +128,26 @@ export function App() {
     setShowSettings(false);
   }, [token, actor]);
 
-  const props = map ? { map, t, lang, city, live: live.last } : null;
+  const props = map ? { map, t, lang, city, live: live.last, wall, scale } : null;
   return (
-    <div className="app">
+    <div className={wall ? 'app wall' : 'app'} ref={appDiv} data-display={wall ? 'wall' : 'desk'}>
       <header>
         <h1>{t('appTitle')}</h1>
-        <a href="#/city">{city?.name ?? t('city')}</a>
+        <a href={hashOf({ view: 'city', indicator: 'coverage', ...(wall ? { display: 'wall' as const } : {}) })}>{city?.name ?? t('city')}</a>
         <span className="spacer" />
+        {wall && <span className="clock" data-testid="clock">{clock}</span>}
         <span className={`live ${live.up ? 'up' : 'down'}`} data-testid="live" data-up={String(live.up)}>
           {live.up ? t('live') : t('liveDown')}
         </span>
         <button data-testid="lang" onClick={() => setLang(lang === 'zh-CN' ? 'en' : 'zh-CN')}>{t('language')}</button>
-        <button data-testid="settings" onClick={() => setShowSettings(!showSettings)}>{t('settings')}</button>
+        {wall ? (
+          <button data-testid="exit-wall" onClick={leaveWall}>{t('exitWall')}</button>
+        ) : (
+          <a data-testid="wall-link" className="button" href={hashOf({ ...route, display: 'wall' })} title={t('wallHint')}>{t('wall')}</a>
+        )}
+        <button data-testid="settings" className="edit-only" onClick={() => setShowSettings(!showSettings)}>{t('settings')}</button>
       </header>
-      {showSettings && (
+      {showSettings && !wall && (
         <div className="settings">
           <label>
             {t('token')} <input data-testid="token" type="password" value={token} onChange={(e) => setToken(e.target.value)} />

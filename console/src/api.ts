@@ -5,6 +5,8 @@ export class ApiFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** the error body's `details` (docs/api-errors.md), e.g. INVALID_GEOMETRY's `subject` and `problem` */
+    readonly details?: unknown,
   ) {
     super(message);
   }
@@ -34,16 +36,18 @@ async function call<T>(method: string, path: string, body?: unknown, signal?: Ab
   }
   const res = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), ...(signal ? { signal } : {}) });
   if (!res.ok) {
-    let code = 'HTTP', message = `${method} ${path}: ${res.status}`;
+    let code = 'HTTP', message = `${method} ${path}: ${res.status}`, details: unknown;
     try {
-      const e = (await res.json()) as { code?: string; message?: string };
+      const e = (await res.json()) as { code?: string; message?: string; details?: unknown };
       code = e.code ?? code;
       message = e.message ?? message;
+      details = e.details;
     } catch {
       // not JSON
     }
-    throw new ApiFailure(res.status, code, message);
+    throw new ApiFailure(res.status, code, message, details);
   }
+  if (res.status === 204) return undefined as T; // DELETE: no body
   return (await res.json()) as T;
 }
 
@@ -119,7 +123,7 @@ export interface CityMap {
 /** Worst finding of a school (or a cluster): warning = nothing fails but something cannot be judged or a camera is down. */
 export type Worst = 'ok' | 'warning' | 'fail' | 'unknown';
 export interface MapCluster { county: string; name: string; lon: number; lat: number; count: number; unplaced: number; worst: Worst; counts: Record<Worst, number> }
-export interface MapSchool { code: string; name: string; type: string; county: string; lon: number; lat: number; worst: Worst; coverage: number | null; cameras: { online: number; total: number }; openFindings: number }
+export interface MapSchool { code: string; name: string; type: string; county: string; lon: number; lat: number; worst: Worst; coverage: number | null; cameras: { online: number; total: number }; openFindings: number; openTickets: number }
 /** `/api/v1/map/schools`: clusters per county at zoom ≤ 9, else the schools in the bbox. */
 export type SchoolsMap = { mode: 'clusters'; clusters: MapCluster[] } | { mode: 'schools'; schools: MapSchool[]; unplaced: number };
 export interface GeoJsonPolygon { type: 'Polygon' | 'MultiPolygon'; coordinates: number[][][] | number[][][][] }
@@ -159,3 +163,56 @@ export async function postCsv(path: string, csv: string): Promise<ImportResult> 
   return { imported: body.imported ?? 0, errors: body.errors ?? [] };
 }
 export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
+
+/** A repair ticket (GET /api/v1/tickets). */
+export interface Ticket {
+  id: number;
+  schoolCode: string;
+  schoolName: string;
+  countyCode: string;
+  agentId: string | null;
+  deviceId: string | null;
+  fault: string;
+  title: string;
+  detail: string | null;
+  state: 'open' | 'in-progress' | 'resolved' | 'closed';
+  source: 'auto' | 'manual';
+  assignee: string | null;
+  openedAt: string;
+  faultSince: string;
+  resolvedAt: string | null;
+  closedAt: string | null;
+  updatedAt: string;
+}
+
+// ---- camera placement preview (helper A): POST …/coverage/preview, PUT …/devices/{agent}/{device}/placement ----
+
+/** A previewed camera's view at one density level (GeoJSON polygons, WGS84 on a georeferenced plan). */
+export interface PreviewView { level: string; requiredPpm: number; keyAreas: string[]; polygons: GeoJsonPolygon[] }
+export interface PreviewedCamera extends CameraStatus { state: string; views: PreviewView[] }
+export interface CoverageFigures { weightedCoverage: number; fullyCoveredShare: number; areas: { id: string; coveredShare: number; fullyCovered: boolean }[] }
+/** The coverage report with the previewed placements, the stored figures (`current`), and the previewed cameras' views. */
+export interface CoveragePreview extends CoverageReport { preview: true; current: CoverageFigures; ifPreviewedHealthy: CoverageFigures; previewed: PreviewedCamera[] }
+export interface PreviewRequest { cameras: { agentId: string; deviceId: string; placement: Placement }[] }
+export const devicePath = (school: string, agent: string, device: string) => `${schoolPath(school)}/devices/${encodeURIComponent(agent)}/${encodeURIComponent(device)}`;
+
+// ---- floor-plan image (helper C): PUT/GET/DELETE …/floorplan, GET …/floorplan/meta, PUT …/floorplan/georef ----
+
+export interface LonLat { lon: number; lat: number }
+/** WGS84 corners of the image: an affine placement (the bottom-right corner follows). */
+export interface FloorPlanGeoref { topLeft: LonLat; topRight: LonLat; bottomLeft: LonLat }
+export interface FloorPlanMeta { width: number; height: number; contentType: string; bytes: number; sha256: string; uploadedAt: string; uploadedBy: string; georef: FloorPlanGeoref | null; georefAt: string | null; georefBy: string | null }
+export const floorPlanPath = (school: string) => `${schoolPath(school)}/floorplan`;
+export const del = (path: string): Promise<void> => call<void>('DELETE', path);
+const IMAGE_TYPE_BY_EXT: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp' };
+/** PUTs a file as the raw body with the admin token; its type from the browser, else from its name (the server checks the content). */
+export async function putFile<T>(path: string, file: File): Promise<T> {
+  const type = file.type || IMAGE_TYPE_BY_EXT[file.name.split('.').pop()?.toLowerCase() ?? ''] || 'application/octet-stream';
+  const headers: Record<string, string> = { accept: 'application/json', 'content-type': type };
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
+  const res = await fetch(path, { method: 'PUT', headers, body: file });
+  const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: unknown };
+  if (!res.ok) throw new ApiFailure(res.status, body.code ?? 'HTTP', body.message ?? `PUT ${path}: ${res.status}`, body.details);
+  return body as T;
+}

@@ -1,19 +1,60 @@
-/** Table export for Excel/WPS (a UTF-8 CSV with a BOM, so Chinese opens correctly) and the report month. */
+/**
+ * Table export to Excel: the table as the user sees it (after filtering and sorting), with typed
+ * columns, goes to the collector, which returns an .xlsx workbook (numbers as numbers, shares as
+ * percentages, times in China time, a Chinese file name with the date). See
+ * docs/decisions/0010-table-export.md. Also the monthly report's link and month.
+ */
+import { ApiFailure } from './api';
+import type { Lang } from './i18n/index';
 
-/** One CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
-const field = (v: string | number | null | undefined): string => {
-  const s = v == null ? '' : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
-/** CSV text with a UTF-8 BOM and CRLF line ends. */
-export function csvOf(header: string[], rows: (string | number | null | undefined)[][]): string {
-  return '\uFEFF' + [header, ...rows].map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+export type ColumnType = 'text' | 'integer' | 'number' | 'percent' | 'date' | 'datetime';
+export interface ExportColumn { header: string; type: ColumnType; decimals?: number }
+/** A number with its own format, in a numeric column whose rows differ in unit. */
+export interface NumberCell { value: number | null; type: 'integer' | 'number' | 'percent'; decimals?: number }
+export type ExportCell = string | number | null | NumberCell;
+export interface ExportTable {
+  /** what the table is: the file name (with the date added), the sheet name and the title row */
+  title: string;
+  /** the filter and sort, as the user chose them */
+  filter?: string;
+  lang?: Lang;
+  columns: ExportColumn[];
+  rows: ExportCell[][];
 }
 
-/** Saves `text` as a file through a temporary link. */
-export function downloadCsv(fileName: string, header: string[], rows: (string | number | null | undefined)[][]): void {
-  const url = URL.createObjectURL(new Blob([csvOf(header, rows)], { type: 'text/csv;charset=utf-8' }));
+export const TABLE_EXPORT_PATH = '/api/v1/export/table.xlsx';
+
+/** `{name}` placeholders filled from `vars` (the export titles are templates in the i18n files). */
+export const fill = (template: string, vars: Record<string, string>): string => template.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
+
+/** The file name the server gave: RFC 5987 `filename*` (UTF-8) first, else the plain `filename`. */
+export function fileNameOf(disposition: string | null, fallback: string): string {
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition ?? '');
+  if (star) {
+    try {
+      return decodeURIComponent(star[1]!.trim());
+    } catch {
+      // a broken escape: use the plain name
+    }
+  }
+  return /filename="([^"]+)"/i.exec(disposition ?? '')?.[1] ?? fallback;
+}
+
+/** Asks the collector for the workbook and saves it under the server's (Chinese) file name; returns that name. */
+export async function downloadXlsx(table: ExportTable): Promise<string> {
+  const res = await fetch(TABLE_EXPORT_PATH, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(table) });
+  if (!res.ok) {
+    const e = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+    throw new ApiFailure(res.status, e.code ?? 'HTTP', e.message ?? `POST ${TABLE_EXPORT_PATH}: ${res.status}`);
+  }
+  const name = fileNameOf(res.headers.get('content-disposition'), `${table.title}.xlsx`);
+  saveBlob(await res.blob(), name);
+  return name;
+}
+
+/** Saves a blob as a file through a temporary link. */
+function saveBlob(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = fileName;

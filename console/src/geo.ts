@@ -24,7 +24,21 @@ export function sector(lon: number, lat: number, headingDeg: number, hfovDeg: nu
   }
   return pts;
 }
-/** How far a camera still gives `ppm` pixels per metre across its view. */
+/**
+ * How far a camera still gives `ppm` pixels per metre across its view (as the collector's `dMax`:
+ * from 180° on, a fisheye's pixels per radian over the distance).
+ */
 export function rangeAtPpm(horizontalPixels: number, hfovDeg: number, ppm: number): number {
+  if (hfovDeg >= 180) return horizontalPixels / (((hfovDeg * Math.PI) / 180) * ppm);
   return horizontalPixels / (2 * Math.tan(((hfovDeg / 2) * Math.PI) / 180) * ppm);
+}
+/** Bearing in whole degrees (0..359, clockwise from north) from one point to another (flat over a campus). */
+export function bearingDeg(from: { lat: number; lng: number }, to: { lat: number; lng: number }): number {
+  const east = (to.lng - from.lng) * Math.cos((from.lat * Math.PI) / 180), north = to.lat - from.lat;
+  return Math.round(((Math.atan2(east, north) * 180) / Math.PI + 360) % 360) % 360;
+}
+/** The smaller angle between two bearings, degrees in [0, 180]. */
+export function angleBetween(a: number, b: number): number {
+  const d = Math.abs(a - b) % 360;
+  return d > 180 ? 360 - d : d;
 }

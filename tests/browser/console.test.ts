@@ -185,7 +185,7 @@ describe('map console in Chromium', () => {
     const rowA = page.locator(`[data-testid=schools-table] tr[data-school="${SCHOOL_A}"]`);
     await rowA.waitFor();
     const headers = await page.locator('[data-testid=schools-table] th').allInnerTexts();
-    expect(headers.map((h) => h.replace(/[▲▼\u200b]/g, '').trim())).toEqual(['Name', 'Coverage', 'Cameras online/total', 'Uplink/required', 'IPv6 share', 'Failing']);
+    expect(headers.map((h) => h.replace(/[▲▼\u200b]/g, '').trim())).toEqual(['Name', 'Coverage', 'Cameras online/total', 'Uplink/required', 'IPv6 share', 'Failing', 'Open tickets']);
     const labels = await page.locator('[data-testid=county-view]').innerText();
     expect(labels).toContain('School type');
     expect(labels).toContain('Finding');
@@ -214,14 +214,31 @@ describe('map console in Chromium', () => {
 
     const schoolName = await rowA.locator('td').first().innerText();
     expect(schoolName).toMatch(/[\u4e00-\u9fff]/);
-    // the table as CSV for Excel/WPS: UTF-8 with a BOM, the school's Chinese name intact
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-table]').click()]);
-    expect(csv.suggestedFilename()).toMatch(/\.csv$/);
-    const csvBytes = await readFile((await csv.path())!);
-    expect([...csvBytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const csvText = csvBytes.toString('utf8');
-    expect(csvText).toContain('Name,School type,Coverage');
-    expect(csvText).toContain(`\r\n${schoolName},`);
+    // the table as shown (the finding filter applied), as an Excel workbook from the collector, read back
+    const { default: ExcelJS } = await import('exceljs');
+    const [table] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-table]').click()]);
+    const today = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai' }).format(new Date());
+    expect(table.suggestedFilename()).toMatch(new RegExp(`^[\u4e00-\u9fff]+ school compliance_${today}\\.xlsx$`));
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load((await readFile((await table.path())!)) as unknown as ArrayBuffer);
+    const ws = wb.worksheets[0]!;
+    expect(String(ws.getCell('A1').value)).toMatch(/ school compliance \(exported \d{4}-\d{2}-\d{2} \d{2}:\d{2} China time\)$/);
+    expect(String(ws.getCell('A2').value)).toContain('Finding: Key areas not fully covered');
+    expect((ws.getRow(3).values as unknown[]).slice(1)).toEqual(['Name', 'School code', 'School type', 'Coverage', 'Cameras online', 'Cameras total', 'Uplink (Mbps)', 'Required (Mbps)', 'IPv6 share', 'Failing', 'Open tickets']);
+    expect(ws.getRow(3).getCell(1).font?.bold).toBe(true);
+    expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 3 });
+    expect(ws.rowCount).toBe(4); // title, filter, header and the one school the filter leaves
+    const xrow = ws.getRow(4);
+    expect(xrow.getCell(1).value).toBe(schoolName);
+    expect(xrow.getCell(2).value).toBe(SCHOOL_A);
+    // numbers are numbers: the coverage a share with a percent format, cameras and failing rules counts
+    const { facts } = await api<{ facts: { cameras: { online: number; total: number }; keyAreas: { weightedCoverage: number } } }>(`/api/v1/schools/${SCHOOL_A}/compliance`);
+    expect(xrow.getCell(4).value).toBe(facts.keyAreas.weightedCoverage);
+    expect(xrow.getCell(4).numFmt).toBe('0.0%');
+    expect([xrow.getCell(5).value, xrow.getCell(6).value]).toEqual([facts.cameras.online, facts.cameras.total]);
+    expect(xrow.getCell(10).value).toBe(comp.findings.filter((f) => f.verdict === 'fail').length);
+    expect(xrow.getCell(10).numFmt).toBe('#,##0');
+    expect(xrow.getCell(11).value).toBe(0); // no repair tickets here (the heavy fixture's collector waits the default 5 min)
 
     // the server's monthly report (.xlsx) for the county, this month by default
     const month = await page.locator('[data-testid=report-month]').inputValue();
@@ -345,7 +362,8 @@ describe('map console in Chromium', () => {
     const lab = page.locator('[data-testid=areas] tr[data-area]', { hasText: '化学实验室' });
     await lab.waitFor();
     expect(await page.locator('[data-testid=areas] tr[data-area]').count()).toBe(areasBefore + 1);
-    expect(await lab.locator('td').nth(1).innerText()).toBe('recognise');
+    expect(await lab.locator('td').nth(1).innerText()).toBe('识别'); // the level, localized (data-level keeps the id)
+    expect(await lab.locator('td').nth(1).getAttribute('data-level')).toBe('recognise');
     const covered = Number(await lab.getAttribute('data-covered'));
     expect(covered).toBeGreaterThanOrEqual(0);
     expect(covered).toBeLessThanOrEqual(1);

@@ -46,11 +46,11 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
-export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl: string; viewport?: { width: number; height: number }; locale?: string }): Promise<ConsoleFixture> {
+export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl: string; viewport?: { width: number; height: number }; locale?: string; ticketOpenAfterMs?: number }): Promise<ConsoleFixture> {
   mkdirSync(OUT, { recursive: true });
   if (!existsSync(join(DIST, 'index.html'))) execFileSync('npx', ['vite', 'build', 'console', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
   const dir = await mkdtemp(join(tmpdir(), 'campus-browser-'));
-  const stack = await startStack({ pgAdminUrl: opts.pgAdminUrl, influxUrl: opts.influxUrl, influxDb: uniqueDbName('console') });
+  const stack = await startStack({ pgAdminUrl: opts.pgAdminUrl, influxUrl: opts.influxUrl, influxDb: uniqueDbName('console'), ticketOpenAfterMs: opts.ticketOpenAfterMs, ticketSweepMs: opts.ticketOpenAfterMs ? 300 : undefined });
   const schools = await seedDemoCity(stack.inventory, CITY, 1);
   const spec = campusPlanFor(schools.find((s) => s.code === SCHOOL_A)!);
   const corridorEast = spec.cameras.find((c) => c.key === 'cam-corr-e')!;
@@ -75,7 +75,10 @@ export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl:
   });
   const health = () =>
     send('telemetry', {
-      readings: spec.cameras.map((c) => ({ device: c.deviceId, ts: Date.now(), measurement: 'camera_health', metrics: c.deviceId === spec.gateCamera ? { step: 2, reachable: true, encoderOk: false } : { step: 4, reachable: true, encoderOk: true, resolutionWidth: 1920, resolutionHeight: 1080 } })),
+      readings: spec.cameras.map((c) => {
+        const metrics: Record<string, number | boolean> = c.deviceId === spec.gateCamera ? { step: 2, reachable: true, encoderOk: false } : { step: 4, reachable: true, encoderOk: true, resolutionWidth: 1920, resolutionHeight: 1080 };
+        return { device: c.deviceId, ts: Date.now(), measurement: 'camera_health', metrics };
+      }),
     });
   await health();
   await waitFor('the plan cameras discovered', async () => {

@@ -19,3 +19,10 @@ const dateFmt = new Intl.DateTimeFormat('zh-CN', { dateStyle: 'short', timeStyle
 export const pct = (x: number | null | undefined): string => (x == null || Number.isNaN(x) ? '—' : pctFmt.format(x));
 export const num = (x: number | null | undefined): string => (x == null || Number.isNaN(x) ? '—' : numFmt.format(x));
 export const date = (iso: string | null | undefined): string => (iso ? dateFmt.format(new Date(iso)) : '—');
+
+/** A device kind in the UI language; the raw kind when this console does not know it. */
+export function kindName(t: (k: MessageKey) => string, kind: string): string {
+  const key = `kind.${kind}` as MessageKey;
+  const v = t(key);
+  return v === key ? kind : v;
+}

@@ -1,11 +1,14 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import L from 'leaflet';
 import { get, isAbort, type CityMap, type SchoolsMap, type Worst } from '../api';
 import { num, pct } from '../i18n/index';
-import { currentMonth, downloadCsv, reportUrl } from '../export';
+import { currentMonth, reportUrl } from '../export';
+import { useLiveBatch } from '../live';
 import { go, INDICATORS, type Indicator, type Route } from '../route';
 import type { ViewProps } from '../App';
 import { loadCounties, shade, worstColour, type CountyFeature } from './common';
+import { ExportButton } from './ExportButton';
+import { rankingTable } from './tableExports';
 
 /** Text of an indicator value, and its 0..1 "goodness" for shading (open findings: fewer per school is better). */
 function shown(v: number | null, unit: CityMap['unit'], schools: number): { good: number | null; text: string } {
@@ -18,14 +21,18 @@ const colourOf = (w: Worst) => worstColour(w === 'ok' ? 'pass' : w === 'fail' ? 
 
 /** Markers are refetched this long after the map stops moving (a drag or a wheel zoom is several events). */
 const MOVE_DEBOUNCE_MS = 150;
+/** The wall display also refreshes on this clock, in case a live event was missed. */
+const WALL_REFRESH_MS = 60_000;
 
-export function CityView({ map, t, lang, city, route }: ViewProps & { route: Extract<Route, { view: 'city' }> }) {
+export function CityView({ map, t, lang, city, live, wall, scale, route }: ViewProps & { route: Extract<Route, { view: 'city' }> }) {
   const [counties, setCounties] = useState<CountyFeature[]>([]);
   const [cityMap, setCityMap] = useState<CityMap | null>(null);
   const [markers, setMarkers] = useState<SchoolsMap | null>(null);
   const [error, setError] = useState('');
   const ind = route.indicator;
   const [month, setMonth] = useState(currentMonth);
+  // live: figures and markers are fetched again after changes anywhere in the city
+  const { rev } = useLiveBatch(live, { ...(wall ? { everyMs: WALL_REFRESH_MS } : {}) });
 
   // 1. boundaries (cached per page): drawn as soon as they arrive, unshaded until the indicator is in
   useEffect(() => {
@@ -47,7 +54,7 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
       .then((m) => setCityMap(m))
       .catch((err: unknown) => !isAbort(err) && setError((err as Error).message));
     return () => ac.abort();
-  }, [city, ind]);
+  }, [city, ind, rev]);
 
   // 3. markers for the current view: clusters when zoomed out, schools when zoomed in; refetched
   // (debounced) when the map moves, a newer request cancelling the one still in flight
@@ -80,8 +87,9 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
       if (timer) clearTimeout(timer);
       ac?.abort();
     };
-  }, [map, city]);
+  }, [map, city, rev]);
 
+  const fitted = useRef(false);
   const byCounty = useMemo(() => new Map((cityMap?.counties ?? []).map((c) => [c.code, c])), [cityMap]);
 
   // county boundaries, shaded by the indicator
@@ -101,9 +109,10 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
       },
     }).addTo(map);
     layer.bringToBack();
-    if (!map.getContainer().dataset.fitted) {
+    // the whole city each time the view is entered (back from a county too), not on every redraw
+    if (!fitted.current) {
       map.fitBounds(layer.getBounds(), { padding: [10, 10] });
-      map.getContainer().dataset.fitted = '1';
+      fitted.current = true;
     }
     map.getContainer().dataset.counties = String(counties.length);
     return () => void layer.remove();
@@ -116,7 +125,7 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
     let drawn = 0;
     if (markers.mode === 'clusters') {
       for (const c of markers.clusters) {
-        L.circleMarker([c.lat, c.lon], { radius: 9 + Math.sqrt(c.count) * 2, color: '#fff', weight: 2, fillColor: colourOf(c.worst), fillOpacity: 0.9 })
+        L.circleMarker([c.lat, c.lon], { radius: (9 + Math.sqrt(c.count) * 2) * scale, color: '#fff', weight: 2 * scale, fillColor: colourOf(c.worst), fillOpacity: 0.9 })
           .bindTooltip(`${c.count}`, { permanent: true, direction: 'center', className: 'cluster-label' })
           .on('click', () => go({ view: 'county', county: c.county, type: '' }))
           .addTo(group);
@@ -124,7 +133,7 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
       }
     } else {
       for (const s of markers.schools) {
-        L.circleMarker([s.lat, s.lon], { radius: 6, color: '#fff', weight: 1, fillColor: colourOf(s.worst), fillOpacity: 0.95 })
+        L.circleMarker([s.lat, s.lon], { radius: 6 * scale, color: '#fff', weight: scale, fillColor: colourOf(s.worst), fillOpacity: 0.95 })
           .bindTooltip(`${s.name} · ${t('coverage')} ${pct(s.coverage)} · ${t('cameras')} ${num(s.cameras.online)}/${num(s.cameras.total)}`)
           .on('click', () => go({ view: 'school', school: s.code, selected: '' }))
           .addTo(group);
@@ -134,19 +143,8 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
     map.getContainer().dataset.markers = String(drawn);
     map.getContainer().dataset.markerMode = markers.mode;
     return () => void group.remove();
-  }, [map, markers, t]);
+  }, [map, markers, t, scale]);
 
-  const exportRanking = () => {
-    if (!cityMap) return;
-    downloadCsv(
-      `${cityMap.city.name}-${t('ranking')}-${t(`ind.${ind}`)}.csv`,
-      [t('rank'), t('county'), t('schools'), t(`ind.${ind}`)],
-      cityMap.ranking.map((r) => {
-        const n = byCounty.get(r.code)?.schools ?? 0;
-        return [r.rank, r.name, n, shown(r.value, cityMap.unit, n).text];
-      }),
-    );
-  };
   return (
     <div data-testid="city-view">
       <h2>{city?.name ?? t('city')}</h2>
@@ -167,7 +165,7 @@ export function CityView({ map, t, lang, city, route }: ViewProps & { route: Ext
       )}
       <h2>{t('ranking')}</h2>
       <p className="exports">
-        <button data-testid="export-ranking" title={t('exportTableHint')} onClick={exportRanking} disabled={!cityMap?.ranking.length}>{t('exportTable')}</button>{' '}
+        <ExportButton testId="export-ranking" t={t} disabled={!cityMap?.ranking.length} make={() => cityMap && rankingTable(t, lang, cityMap, t(`ind.${ind}`))} />{' '}
         <label>
           {t('month')} <input data-testid="report-month" type="month" value={month} max={currentMonth()} onChange={(e) => setMonth(e.target.value || currentMonth())} />
         </label>{' '}

@@ -1,14 +1,17 @@
 import { useEffect, useMemo, useState } from 'react';
 import L from 'leaflet';
 import { get, mapLimit, schoolPath, type Finding, type School, type SchoolCompliance } from '../api';
-import { currentMonth, downloadCsv, reportUrl } from '../export';
+import { currentMonth, reportUrl } from '../export';
+import { useLiveBatch } from '../live';
 import { num, pct, type MessageKey } from '../i18n/index';
-import { go, type Route } from '../route';
+import { go, hashOf, type Route } from '../route';
 import type { ViewProps } from '../App';
 import { loadCounties, worstColour, type CountyFeature } from './common';
+import { ExportButton } from './ExportButton';
+import { countySchoolsTable, type CountyRow } from './tableExports';
 
-interface Row { s: School; c: SchoolCompliance | null; coverage: number | null; online: number; total: number; uplink: number | null; required: number | null; ipv6: number | null; failing: number }
-type Col = 'name' | 'coverage' | 'cameras' | 'uplink' | 'ipv6' | 'failing';
+type Row = CountyRow;
+type Col = 'name' | 'coverage' | 'cameras' | 'uplink' | 'ipv6' | 'failing' | 'tickets';
 
 /** Finding filters: groups of rule kinds (stable across policy packs, whose rule ids differ), plus any failing rule. */
 export const FINDINGS = ['any', 'coverage', 'uplink', 'ipv6', 'display', 'network'] as const;
@@ -32,7 +35,7 @@ function failingGroups(findings: Finding[]): Set<FindingFilter> {
 }
 const isFinding = (v: string | undefined): v is FindingFilter => (FINDINGS as readonly string[]).includes(v ?? '');
 
-function rowOf(s: School, c: SchoolCompliance | null): Row {
+function rowOf(s: School, c: SchoolCompliance | null, tickets: number): Row {
   const up = c?.facts.uplink;
   return {
     s,
@@ -44,38 +47,64 @@ function rowOf(s: School, c: SchoolCompliance | null): Row {
     required: c?.findings.find((f) => f.kind === 'uplink-bandwidth')?.threshold ?? s.contractedUplinkMbps,
     ipv6: c?.facts.ipv6.share ?? null,
     failing: c?.findings.filter((f) => f.verdict === 'fail').length ?? 0,
+    tickets,
   };
 }
 
-export function CountyView({ map, t, lang, city, route }: ViewProps & { route: Extract<Route, { view: 'county' }> }) {
+export function CountyView({ map, t, lang, city, live, wall, scale, route }: ViewProps & { route: Extract<Route, { view: 'county' }> }) {
   const [schools, setSchools] = useState<School[]>([]);
   const [comp, setComp] = useState<Map<string, SchoolCompliance | null>>(new Map());
+  /** unfinished repair tickets per school */
+  const [tickets, setTickets] = useState<Record<string, number>>({});
   const [county, setCounty] = useState<CountyFeature | null>(null);
   const [sort, setSort] = useState<{ col: Col; desc: boolean }>({ col: 'failing', desc: true });
   const [month, setMonth] = useState(currentMonth);
   const finding = isFinding(route.finding) ? route.finding : '';
 
   useEffect(() => {
-    let live = true;
+    let alive = true;
     void get<School[]>(`/api/v1/schools?county=${route.county}`).then(async (ss) => {
-      if (!live) return;
+      if (!alive) return;
       setSchools(ss);
-      const m = new Map<string, SchoolCompliance | null>();
       await mapLimit(ss, 4, async (s) => {
-        m.set(s.code, await get<SchoolCompliance>(`${schoolPath(s.code)}/compliance`).catch(() => null));
-        if (live) setComp(new Map(m));
+        const c = await get<SchoolCompliance>(`${schoolPath(s.code)}/compliance`).catch(() => null);
+        // one school at a time, so that a live update that arrived meanwhile is not overwritten
+        if (alive) setComp((m) => (m.has(s.code) ? m : new Map(m).set(s.code, c)));
       });
     });
-    if (city) void loadCounties(city.code).then((cs) => live && setCounty(cs.find((c) => c.properties.code === route.county) ?? null));
+    if (city) void loadCounties(city.code).then((cs) => alive && setCounty(cs.find((c) => c.properties.code === route.county) ?? null));
     return () => {
-      live = false;
+      alive = false;
     };
   }, [route.county, city]);
+
+  // live: the schools of this county that changed get their compliance again, and the ticket counts
+  const changed = useLiveBatch(live, { county: route.county });
+  useEffect(() => {
+    let alive = true;
+    get<{ counts: Record<string, number> }>(`/api/v1/tickets/open-counts?county=${route.county}`)
+      .then((r) => alive && setTickets(r.counts))
+      .catch(() => undefined);
+    return () => {
+      alive = false;
+    };
+  }, [route.county, changed]);
+  useEffect(() => {
+    if (!changed.schools.length) return;
+    let alive = true;
+    void mapLimit(changed.schools, 4, async (code) => {
+      const c = await get<SchoolCompliance>(`${schoolPath(code)}/compliance`).catch(() => null);
+      if (alive && c) setComp((m) => new Map(m).set(code, c));
+    });
+    return () => {
+      alive = false;
+    };
+  }, [changed]);
 
   const rows = useMemo(() => {
     const rs = schools
       .filter((s) => !route.type || s.type === route.type)
-      .map((s) => rowOf(s, comp.get(s.code) ?? null))
+      .map((s) => rowOf(s, comp.get(s.code) ?? null, tickets[s.code] ?? 0))
       .filter((r) => !finding || (r.c != null && failingGroups(r.c.findings).has(finding)));
     const key = (r: Row): number | string => (sort.col === 'name' ? r.s.name : sort.col === 'cameras' ? (r.total ? r.online / r.total : -1) : sort.col === 'uplink' ? (r.uplink ?? -1) : (r[sort.col] ?? -1));
     return rs.sort((a, b) => {
@@ -83,7 +112,7 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
       const c = typeof x === 'string' ? x.localeCompare(String(y), 'zh-CN') : x - (y as number);
       return sort.desc ? -c : c;
     });
-  }, [schools, comp, sort, route.type, finding]);
+  }, [schools, comp, tickets, sort, route.type, finding]);
 
   useEffect(() => {
     const group = L.featureGroup().addTo(map);
@@ -91,14 +120,14 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
     for (const r of rows) {
       if (r.s.lon == null || r.s.lat == null) continue;
       const w = r.c ? (r.failing ? 'fail' : r.c.findings.some((f) => f.verdict === 'unknown') ? 'unknown' : 'pass') : 'none';
-      L.circleMarker([r.s.lat, r.s.lon], { radius: 8, color: '#fff', weight: 2, fillColor: worstColour(w), fillOpacity: 0.95 })
+      L.circleMarker([r.s.lat, r.s.lon], { radius: 8 * scale, color: '#fff', weight: 2 * scale, fillColor: worstColour(w), fillOpacity: 0.95 })
         .bindTooltip(r.s.name)
         .on('click', () => go({ view: 'school', school: r.s.code, selected: '' }))
         .addTo(group);
     }
     map.getContainer().dataset.markers = String(rows.length);
     return () => void group.remove();
-  }, [map, county, rows]);
+  }, [map, county, rows, scale]);
 
   useEffect(() => {
     const g = county ? L.geoJSON(county as unknown as GeoJSON.GeoJsonObject) : null;
@@ -118,24 +147,13 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
     return v === k ? ty : v;
   };
   const countyName = county?.properties.name ?? route.county;
+  const sortKeys: Record<Col, MessageKey> = { name: 'name', coverage: 'coverage', cameras: 'cameras', uplink: 'uplink', ipv6: 'ipv6', failing: 'failing', tickets: 'openTickets' };
   const exportTable = () =>
-    downloadCsv(
-      `${countyName}-${t('schools')}.csv`,
-      [t('name'), t('type'), t('coverage'), t('cameras'), t('uplink'), t('ipv6'), t('failing')],
-      rows.map((r) => [
-        r.s.name,
-        typeName(r.s.type),
-        pct(r.coverage),
-        r.c ? `${r.online}/${r.total}` : '',
-        r.uplink != null || r.required != null ? `${num(r.uplink)}/${num(r.required)} Mbps` : '',
-        pct(r.ipv6),
-        r.c ? r.failing : '',
-      ]),
-    );
+    countySchoolsTable(t, lang, countyName, rows, { type: route.type ? typeName(route.type) : t('all'), finding: finding ? t(`finding.${finding}`) : t('all'), sort: t(sortKeys[sort.col]), desc: sort.desc, of: schools.length }, typeName);
   return (
     <div data-testid="county-view">
       <p>
-        <a href="#/city">← {city?.name ?? t('city')}</a>
+        <a href={hashOf({ view: 'city', indicator: 'coverage', ...(wall ? { display: 'wall' as const } : {}) })}>← {city?.name ?? t('city')}</a>
       </p>
       <h2>{countyName}</h2>
       <label>
@@ -157,7 +175,7 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
         </select>
       </label>
       <p className="exports">
-        <button data-testid="export-table" title={t('exportTableHint')} onClick={exportTable} disabled={!rows.length}>{t('exportTable')}</button>{' '}
+        <ExportButton testId="export-table" t={t} disabled={!rows.length} make={exportTable} />{' '}
         <label>
           {t('month')} <input data-testid="report-month" type="month" value={month} max={currentMonth()} onChange={(e) => setMonth(e.target.value || currentMonth())} />
         </label>{' '}
@@ -173,6 +191,7 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
             {th('uplink', 'uplink')}
             {th('ipv6', 'ipv6')}
             {th('failing', 'failing')}
+            {th('tickets', 'openTickets')}
           </tr>
         </thead>
         <tbody>
@@ -184,6 +203,7 @@ export function CountyView({ map, t, lang, city, route }: ViewProps & { route: E
               <td>{r.uplink != null || r.required != null ? `${num(r.uplink)}/${num(r.required)}` : '—'}</td>
               <td>{pct(r.ipv6)}</td>
               <td className={r.failing ? 'fail' : 'pass'}>{r.c ? num(r.failing) : '—'}</td>
+              <td className={r.tickets ? 'fail' : 'pass'} data-col="tickets">{num(r.tickets)}</td>
             </tr>
           ))}
         </tbody>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { ApiFailure, get, SERIES_RANGES, seriesPath, type DeviceDetail as Dev, type SeriesRange, type SeriesResult } from '../api';
-import { date, num, type MessageKey } from '../i18n/index';
+import { date, kindName, num, type MessageKey } from '../i18n/index';
 import type { T } from '../App';
 
 /** What a device kind charts: one or two lines from one measurement (null: no chart). */
@@ -124,16 +124,22 @@ export function HealthLadder({ step, t }: { step: number | null; t: T }) {
   );
 }
 
-export function DevicePanel({ school, device, step, onClose, t }: { school: string; device: Dev; step: number | null; onClose: () => void; t: T }) {
+/** `onMove`: starts moving the device on the map (an enrolled one; absent: no move button). */
+export function DevicePanel({ school, device, step, onClose, onMove, t }: { school: string; device: Dev; step: number | null; onClose: () => void; onMove?: () => void; t: T }) {
   const attrs = Object.entries(device.attributes ?? {});
   return (
     <div className="device-panel" data-testid="device-detail" data-device={device.deviceId} data-kind={device.kind}>
       <h2>
         {t('deviceDetail')}：{device.deviceId} <button data-testid="close-detail" onClick={onClose} aria-label={t('close')}>×</button>
       </h2>
+      {onMove && (
+        <p className="edit-only">
+          <button data-testid="move-device" onClick={onMove}>{t('move')}</button>
+        </p>
+      )}
       <table>
         <tbody>
-          <tr><th>{t('kind')}</th><td>{device.kind}</td></tr>
+          <tr><th>{t('kind')}</th><td>{kindName(t, device.kind)}</td></tr>
           <tr><th>{t('state')}</th><td data-testid="device-state">{device.state}{device.goneAt ? ` · ${t('offline')}` : ''}</td></tr>
           <tr><th>{t('address')}</th><td>{device.address ?? '—'}</td></tr>
           {device.protocol && <tr><th>{t('protocol')}</th><td>{device.protocol}</td></tr>}

@@ -1,20 +1,30 @@
-import { useEffect, useRef, useState } from 'react';
-import L from 'leaflet';
-import { auth, put, schoolPath, type FeatureCollection, type Frame, type GeoFeature } from '../api';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type L from 'leaflet';
+import { ApiFailure, auth, put, schoolPath, type FeatureCollection, type Frame, type GeoFeature } from '../api';
 import type { Lang, MessageKey } from '../i18n/index';
-import { DENSITY_LEVELS, PACK_KEY_AREA_TYPES, keyAreaTypeDef, type DensityLevel } from '../keyAreaTypes';
+import { keyAreaTypeDef } from '../keyAreaTypes';
+import type * as Geoman from './PlanGeoman';
+import { useDrawing, usePendingPreview, type DrawWhat } from './PlanDrawing';
+import {
+  DEFAULT_TYPE, isRings, kindOf, latLngsOf, minVertices, newId, outerOf, propertiesFor, propsOf, refusedShape, sameLatLngs, thicknessOf,
+  withLatLngs, withoutVertex, withProps, type LatLng, type ShapeKind, type ShapeLatLngs, type ShapeProps, type VertexPath,
+} from './PlanFeatures';
+import { usePlanHistory } from './PlanHistory';
+import { EDIT_PANE, editRenderer } from './PlanMapStyle';
+import { kindLabel, PlanShapeFields } from './PlanShapeForm';
+import { PlanShapeList } from './PlanShapeList';
+import { useMapPick, useSelectedShape, useSnapGuides, type EditMode } from './PlanVertexEditing';
 
-type LatLng = [number, number];
-interface Pending { ring: LatLng[]; kind: 'key-area' | 'building'; type: string; level: DensityLevel; name: string }
-
-const DEFAULT_TYPE = PACK_KEY_AREA_TYPES[0]!;
-/** Consecutive vertices closer than this (degrees, ~1 cm) are one: the two clicks of a double-click. */
-const SAME = 1e-7;
+interface Pending { what: DrawWhat; ring: LatLng[]; props: ShapeProps }
+const PROBLEMS = ['not-finite', 'too-few-points', 'zero-area', 'self-intersecting', 'hole-outside', 'bad-key-area'];
+const typing = (e: KeyboardEvent) => e.target instanceof HTMLElement && /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName);
 
 /**
- * "编辑平面图": draws new key areas and buildings by clicking their vertices on the map, deletes
- * existing ones, and saves the whole campus with `PUT …/campus` (the server validates the geometry and
- * answers with the reason when it refuses). While editing, `onDraft` gives the plan as edited so far.
+ * "编辑平面图": the campus plan's shapes drawn and changed on the map — key areas, buildings, walls,
+ * the outline — with their properties in a form, undo, and saving the whole plan with
+ * `PUT …/campus`. Crossing edges are flagged as they happen; the server is the judge, and when it
+ * refuses the plan the editor names the shape and selects it. While editing, `onDraft` gives the
+ * plan as edited so far, without the selected shape (the editor draws that one, editable).
  */
 export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSaved }: {
   map: L.Map;
@@ -27,97 +37,134 @@ export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSave
   onDraft: (fc: FeatureCollection | null) => void;
   onSaved: (fc: FeatureCollection) => void;
 }) {
-  const [features, setFeatures] = useState<GeoFeature[] | null>(null);
-  const [drawing, setDrawing] = useState<LatLng[] | null>(null);
+  const plan = usePlanHistory();
+  const features = plan.features;
+  const [gm, setGm] = useState<typeof Geoman | null>(null);
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [vertex, setVertex] = useState<VertexPath | null>(null);
+  const [mode, setMode] = useState<EditMode>('vertices');
+  const [drawing, setDrawing] = useState<{ what: DrawWhat; count: number } | null>(null);
   const [pending, setPending] = useState<Pending | null>(null);
   const [error, setError] = useState('');
   const [saved, setSaved] = useState(false);
   const [saving, setSaving] = useState(false);
-  const drawingRef = useRef<LatLng[] | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [confirmLeave, setConfirmLeave] = useState(false);
 
   const frame: Frame | null = campus?.frame ?? (anchor ? { kind: 'wgs84', anchor, rotationDeg: 0 } : null);
-  const editing = features !== null;
+  const editing = features !== null && gm !== null;
+  const selected = (selectedId && features?.find((f) => String(f.id) === selectedId)) || null;
+  const outline = features?.find((f) => kindOf(f) === 'outline') ?? null;
 
   useEffect(() => {
-    onDraft(features && frame ? { type: 'FeatureCollection', frame, features } : null);
-  }, [features]);
+    onDraft(features && frame ? { type: 'FeatureCollection', frame, features: features.filter((f) => String(f.id) !== selectedId) } : null);
+  }, [features, selectedId]);
   useEffect(() => () => onDraft(null), [onDraft]);
+  useEffect(() => {
+    if (selectedId && features && !selected) setSelectedId(null); // undone or deleted
+  }, [selectedId, features, selected]);
+  useEffect(() => setError(''), [features]); // a refusal is about the plan as it was sent
 
-  const finish = () => {
-    const ring = drawingRef.current;
-    if (!ring || ring.length < 3) return;
-    drawingRef.current = null;
-    setDrawing(null);
-    setPending({ ring, kind: 'key-area', type: DEFAULT_TYPE.type, level: DEFAULT_TYPE.requiredLevel, name: '' });
+  // geoman's tooltips follow the console's language
+  useEffect(() => {
+    if (gm) gm.prepare(map, lang === 'en' ? 'en' : 'zh', { firstVertex: t('planTip.firstVertex'), continueLine: t('planTip.continueLine'), finishLine: t('planTip.finishLine'), finishPoly: t('planTip.finishPoly') }, EDIT_PANE);
+  }, [gm, map, lang, t]);
+
+  /** what would be refused: crossing edges, too few vertices (cheap to see here; the server decides) */
+  const problems = useMemo(() => {
+    const out = new Map<string, string>();
+    for (const f of features ?? []) {
+      const ll = latLngsOf(f), n = outerOf(ll).length;
+      if (n < minVertices(f)) out.set(String(f.id), t('planProblem.too-few-points'));
+      else if (gm && isRings(ll) && gm.selfIntersects(ll)) out.set(String(f.id), t('planProblem.self-intersecting'));
+    }
+    return out;
+  }, [features, gm, t]);
+
+  const select = useCallback((id: string | null) => {
+    setSelectedId(id);
+    setVertex(null);
+    setMode('vertices');
+  }, []);
+  const edited = (ll: ShapeLatLngs) => {
+    if (!selected || sameLatLngs(ll, latLngsOf(selected))) return;
+    const id = selected.id;
+    plan.change((fs) => fs.map((f) => (f.id === id ? withLatLngs(f, ll) : f)));
+    setSaved(false);
   };
-  const finishRef = useRef(finish);
-  useEffect(() => {
-    finishRef.current = finish;
+  const removeVertex = () => {
+    const next = selected && vertex && withoutVertex(selected, vertex);
+    if (!next) return;
+    plan.change((fs) => fs.map((f) => (f.id === next.id ? next : f)));
+    setVertex(null);
+  };
+  const remove = (id: string) => {
+    plan.change((fs) => fs.filter((f) => String(f.id) !== id));
+    if (id === selectedId) select(null);
+  };
+  const update = (patch: Partial<ShapeProps>) => {
+    if (!selected) return;
+    const id = selected.id;
+    plan.change((fs) => fs.map((f) => (f.id === id ? withProps(f, patch) : f)), `${String(id)}:${Object.keys(patch).join()}`);
+  };
+
+  useDrawing(map, gm, drawing?.what ?? null, {
+    count: (n) => setDrawing((d) => d && { ...d, count: n }),
+    created: (ring) => {
+      const what = drawing?.what ?? 'area';
+      const kind: ShapeKind = what === 'area' ? 'key-area' : what;
+      const name = what === 'outline' && outline ? propsOf(outline).name : '';
+      setPending({ what, ring, props: { kind, name, type: DEFAULT_TYPE.type, level: DEFAULT_TYPE.requiredLevel, thickness: '' } });
+    },
+    ended: () => setDrawing(null),
   });
+  usePendingPreview(map, pending);
+  useSelectedShape(map, gm, editing && !drawing && !pending ? selected : null, mode, selected ? problems.has(String(selected.id)) : false, { edited, vertex: setVertex });
+  useSnapGuides(map, gm, editing ? features : null, selectedId);
+  useMapPick(map, editing && !drawing && !pending, mode === 'move', features, select);
 
-  // drawing: each click a vertex, a double-click closes the polygon
-  const isDrawing = drawing !== null;
-  useEffect(() => {
-    if (!isDrawing) return;
-    const click = (e: L.LeafletMouseEvent) => {
-      const cur = drawingRef.current ?? [];
-      const p: LatLng = [Number(e.latlng.lat.toFixed(7)), Number(e.latlng.lng.toFixed(7))];
-      const last = cur[cur.length - 1];
-      if (last && Math.abs(last[0] - p[0]) < SAME && Math.abs(last[1] - p[1]) < SAME) return;
-      drawingRef.current = [...cur, p];
-      setDrawing(drawingRef.current);
-    };
-    const dbl = () => finishRef.current();
-    const zoom = map.doubleClickZoom.enabled();
-    map.doubleClickZoom.disable();
-    map.on('click', click);
-    map.on('dblclick', dbl);
-    map.getContainer().style.cursor = 'crosshair';
-    return () => {
-      map.off('click', click);
-      map.off('dblclick', dbl);
-      if (zoom) map.doubleClickZoom.enable();
-      map.getContainer().style.cursor = '';
-    };
-  }, [map, isDrawing]);
-
-  // the polygon being drawn, and the one waiting for its kind and name
-  useEffect(() => {
-    const ring = drawing ?? pending?.ring;
-    if (!ring?.length) return;
-    const g = L.featureGroup().addTo(map);
-    const renderer = L.svg();
-    if (pending) L.polygon(ring, { renderer, color: '#7c3aed', weight: 2, dashArray: '4 3', fillOpacity: 0.2, interactive: false, className: 'drawing-shape' }).addTo(g);
-    else L.polyline(ring, { renderer, color: '#7c3aed', weight: 2, dashArray: '4 3', interactive: false, className: 'drawing-line' }).addTo(g);
-    for (const p of ring) L.circleMarker(p, { renderer, radius: 4, color: '#7c3aed', weight: 2, fillColor: '#fff', fillOpacity: 1, interactive: false, className: 'drawing-vertex' }).addTo(g);
-    return () => void g.remove();
-  }, [map, drawing, pending]);
-
-  const start = () => {
-    setFeatures((campus?.features ?? []).map((f) => ({ ...f, properties: f.properties ? { ...f.properties } : null })));
+  const startDraw = (what: DrawWhat) => {
+    select(null);
+    setDrawing({ what, count: 0 });
     setError('');
     setSaved(false);
   };
-  const leave = () => {
-    drawingRef.current = null;
-    setDrawing(null);
-    setPending(null);
-    setFeatures(null);
-    setError('');
-  };
   const add = () => {
     if (!pending || !features) return;
-    const def = keyAreaTypeDef(pending.type) ?? DEFAULT_TYPE;
-    const ring = pending.ring.map(([lat, lon]) => [lon, lat]);
-    const id = `drawn-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-    const name = pending.name.trim() || (pending.kind === 'building' ? t('building') : lang === 'en' ? def.en : def.zh);
-    const properties: Record<string, unknown> =
-      pending.kind === 'building'
-        ? { kind: 'building', name }
-        : // the pack's level applies unless another one was chosen
-          { kind: 'key-area', name, keyAreaType: def.type, ...(pending.level !== def.requiredLevel ? { requiredLevel: pending.level } : {}) };
-    setFeatures([...features, { type: 'Feature', id, properties, geometry: { type: 'Polygon', coordinates: [[...ring, ring[0]!]] } }]);
+    const { what, ring, props } = pending;
+    const replacing = what === 'outline' ? outline : null;
+    const id = replacing ? String(replacing.id) : newId(features);
+    const def = keyAreaTypeDef(props.type) ?? DEFAULT_TYPE;
+    const defaultName = props.kind === 'key-area' ? (lang === 'en' ? def.en : def.zh) : kindLabel(props.kind, t);
+    const shell: GeoFeature = { type: 'Feature', id, properties: propertiesFor(props, defaultName), geometry: null };
+    const f = withLatLngs(shell, what === 'wall' ? ring : [ring]);
+    plan.change((fs) => (replacing ? [f, ...fs.filter((x) => x !== replacing)] : [...fs, f]));
     setPending(null);
+    select(id);
+  };
+
+  const start = async () => {
+    setLoading(true);
+    setError('');
+    setSaved(false);
+    try {
+      const mod = await import('./PlanGeoman');
+      editRenderer(map);
+      setGm(mod);
+      plan.reset((campus?.features ?? []).map((f) => ({ ...f, properties: f.properties ? { ...f.properties } : null })));
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setLoading(false);
+    }
+  };
+  const leave = () => {
+    setDrawing(null);
+    setPending(null);
+    select(null);
+    setConfirmLeave(false);
+    plan.reset(null);
+    setError('');
   };
   const save = async () => {
     if (!features || !frame) return;
@@ -125,105 +172,128 @@ export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSave
     setSaving(true);
     setError('');
     try {
-      // levels the collector filled in from the policy stay the policy's
+      // levels the collector filled in from the policy stay the policy's; a cleared name is the kind's
       const out = features.map((f) => {
         const { levelFromPolicy, requiredLevel, ...rest } = f.properties ?? {};
-        return { ...f, properties: { ...rest, ...(levelFromPolicy || requiredLevel === undefined ? {} : { requiredLevel }) } };
+        const name = typeof rest.name === 'string' && rest.name.trim() ? rest.name : kindLabel(kindOf(f) ?? 'key-area', t);
+        return { ...f, properties: { ...rest, name, ...(levelFromPolicy || requiredLevel === undefined ? {} : { requiredLevel }) } };
       });
       const fc = await put<FeatureCollection>(`${schoolPath(code)}/campus`, { type: 'FeatureCollection', frame, features: out });
       leave();
       setSaved(true);
       onSaved(fc);
     } catch (err) {
-      setError(`${t('planRefused')}：${(err as Error).message}`);
+      const r = err instanceof ApiFailure ? refusedShape(err.details) : null;
+      const f = r && features.find((x) => String(x.id) === r.id);
+      const what = f ? `「${String(f.properties?.name || f.id)}」（${kindLabel(kindOf(f) ?? 'key-area', t)}）` : '';
+      const problem = r && PROBLEMS.includes(r.problem) ? t(`planProblem.${r.problem}` as MessageKey) : '';
+      setError(`${t('planRefused')}：${what}${problem}${what || problem ? ' — ' : ''}${(err as Error).message}`);
+      if (f) select(String(f.id));
     } finally {
       setSaving(false);
     }
   };
 
+  // keys: Ctrl+Z undoes, Delete removes the vertex picked, Esc lets go of the shape
+  useEffect(() => {
+    if (!editing) return;
+    const on = (e: KeyboardEvent) => {
+      if (typing(e) || drawing || pending) return;
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z') {
+        e.preventDefault();
+        plan.undo();
+      } else if ((e.key === 'Delete' || e.key === 'Backspace') && vertex) removeVertex();
+      else if (e.key === 'Escape') select(null);
+    };
+    document.addEventListener('keydown', on);
+    return () => document.removeEventListener('keydown', on);
+  });
+
   if (!frame) return null;
   if (!editing)
     return (
       <p>
-        <button data-testid="edit-plan" onClick={start}>{t('editPlan')}</button>
+        <button data-testid="edit-plan" disabled={loading} onClick={() => void start()}>{t('editPlan')}</button>
+        {loading && <span className="muted"> {t('loading')}</span>}
         {saved && <span className="pass" data-testid="plan-saved"> {t('planSaved')}</span>}
+        {error && <span className="error" data-testid="plan-error"> {error}</span>}
       </p>
     );
 
-  const shapes = features.filter((f) => f.properties?.kind === 'key-area' || f.properties?.kind === 'building');
-  const typeName = (f: GeoFeature) => {
-    const p = f.properties ?? {};
-    if (p.kind === 'building') return t('building');
-    const d = keyAreaTypeDef(p.keyAreaType);
-    return d ? (lang === 'en' ? d.en : d.zh) : String(p.keyAreaType ?? '');
-  };
+  const selProblem = selected ? problems.get(String(selected.id)) : undefined;
+  const selKind = selected ? kindOf(selected) : null;
+  const canRemoveVertex = !!(selected && vertex && withoutVertex(selected, vertex));
+  const badThickness = (v: ShapeProps) => v.kind === 'wall' && Number.isNaN(thicknessOf(v.thickness) ?? 0);
   return (
     <div className="plan-editor" data-testid="plan-editor">
       <h2>{t('editPlan')}</h2>
-      {error && <p className="error" data-testid="plan-error">{error}</p>}
-      <p>
+      <div className="plan-tools">
         {drawing ? (
           <>
-            <span data-testid="draw-hint">{t('drawHint')}（{drawing.length} {t('vertices')}）</span>{' '}
-            <button data-testid="finish-shape" disabled={drawing.length < 3} onClick={finish}>{t('finishShape')}</button>{' '}
-            <button onClick={() => { drawingRef.current = null; setDrawing(null); }}>{t('cancel')}</button>
+            <span data-testid="draw-hint" className="wide">{t(drawing.what === 'wall' ? 'drawWallHint' : 'drawHint')}（{drawing.count} {t('vertices')}）</span>
+            <button data-testid="finish-shape" disabled={drawing.count < (drawing.what === 'wall' ? 2 : 3)} onClick={() => gm.finish(map, drawing.what === 'wall' ? 'Line' : 'Polygon')}>{t('finishShape')}</button>
+            <button data-testid="undo-vertex" disabled={drawing.count < 2} onClick={() => gm.removeLastVertex(map, drawing.what === 'wall' ? 'Line' : 'Polygon', drawing.count)}>{t('undoVertex')}</button>
+            <button data-testid="cancel-draw" onClick={() => setDrawing(null)}>{t('cancel')}</button>
           </>
         ) : (
-          !pending && <button data-testid="draw-shape" onClick={() => { drawingRef.current = []; setDrawing([]); setSaved(false); }}>{t('drawShape')}</button>
+          !pending && (
+            <>
+              <button data-testid="draw-shape" onClick={() => startDraw('area')}>{t('drawShape')}</button>
+              <button data-testid="draw-wall" onClick={() => startDraw('wall')}>{t('drawWall')}</button>
+              <button data-testid="draw-outline" onClick={() => startDraw('outline')}>{t(outline ? 'redrawOutline' : 'drawOutline')}</button>
+              <button data-testid="undo" disabled={!plan.canUndo} title="Ctrl+Z" onClick={plan.undo}>{t('undo')}</button>
+            </>
+          )
         )}
-      </p>
+      </div>
       {pending && (
         <div className="place" data-testid="shape-form">
-          <label htmlFor="sh-k">{t('shapeKind')}</label>
-          <select id="sh-k" data-testid="shape-kind" value={pending.kind} onChange={(e) => setPending({ ...pending, kind: e.target.value as Pending['kind'] })}>
-            <option value="key-area">{t('keyArea')}</option>
-            <option value="building">{t('building')}</option>
-          </select>
-          {pending.kind === 'key-area' && (
-            <>
-              <label htmlFor="sh-t">{t('keyAreaType')}</label>
-              <select id="sh-t" data-testid="shape-type" value={pending.type} onChange={(e) => setPending({ ...pending, type: e.target.value, level: keyAreaTypeDef(e.target.value)?.requiredLevel ?? pending.level })}>
-                {PACK_KEY_AREA_TYPES.map((d) => (
-                  <option key={d.type} value={d.type}>{lang === 'en' ? d.en : d.zh}</option>
-                ))}
-              </select>
-              <label htmlFor="sh-l">{t('required')}</label>
-              <select id="sh-l" data-testid="shape-level" value={pending.level} onChange={(e) => setPending({ ...pending, level: e.target.value as DensityLevel })}>
-                {DENSITY_LEVELS.map((l) => (
-                  <option key={l} value={l}>{t(`level.${l}` as MessageKey)}</option>
-                ))}
-              </select>
-            </>
-          )}
-          <label htmlFor="sh-n">{t('name')}</label>
-          <input id="sh-n" data-testid="shape-name" value={pending.name} onChange={(e) => setPending({ ...pending, name: e.target.value })} />
-          <button data-testid="add-shape" onClick={add}>{t('addShape')}</button>
+          {pending.what === 'outline' && outline && <span className="wide warn" data-testid="replace-outline-hint">{t('replaceOutlineHint')}</span>}
+          <PlanShapeFields value={pending.props} kinds={pending.what === 'area' ? ['key-area', 'building'] : [pending.props.kind]} t={t} lang={lang}
+            onChange={(patch) => setPending({ ...pending, props: { ...pending.props, ...patch } })} />
+          <button data-testid="add-shape" disabled={badThickness(pending.props)} onClick={add}>{t(pending.what === 'outline' && outline ? 'replaceOutline' : 'addShape')}</button>
           <button onClick={() => setPending(null)}>{t('cancel')}</button>
         </div>
       )}
-      <table data-testid="plan-shapes">
-        <thead>
-          <tr><th>{t('name')}</th><th>{t('shapeKind')}</th><th>{t('required')}</th><th></th></tr>
-        </thead>
-        <tbody>
-          {shapes.map((f) => {
-            const p = f.properties ?? {};
-            const lvl = typeof p.requiredLevel === 'string' ? p.requiredLevel : p.kind === 'key-area' ? keyAreaTypeDef(p.keyAreaType)?.requiredLevel : undefined;
-            return (
-              <tr key={String(f.id)} data-feature={String(f.id)}>
-                <td>{String(p.name ?? f.id)}</td>
-                <td>{typeName(f)}</td>
-                <td>{lvl ? t(`level.${lvl}` as MessageKey) : '—'}</td>
-                <td><button data-action="delete-shape" style={{ whiteSpace: 'nowrap' }} onClick={() => setFeatures(features.filter((x) => x !== f))}>{t('deleteShape')}</button></td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      <p>
-        <button data-testid="save-plan" disabled={saving || drawing !== null || pending !== null} onClick={() => void save()}>{t('savePlan')}</button>{' '}
-        <button data-testid="exit-edit" onClick={leave}>{t('exitEdit')}</button>
-      </p>
+      {!drawing && !pending && selected && selKind && (
+        <div className="place plan-selected-form" data-testid="selected-shape" data-feature={String(selected.id)}>
+          <strong className="wide">{t('editingShape')}：{String(selected.properties?.name || selected.id)}{selProblem && <span className="fail"> ⚠ {selProblem}</span>}</strong>
+          <span className="wide segmented">
+            <button className={mode === 'vertices' ? 'on' : ''} data-testid="mode-vertices" onClick={() => setMode('vertices')}>{t('editVertices')}</button>
+            <button className={mode === 'move' ? 'on' : ''} data-testid="mode-move" onClick={() => setMode('move')}>{t('moveShape')}</button>
+          </span>
+          <span className="wide muted" data-testid="edit-hint">{t(mode === 'move' ? 'moveHint' : 'vertexHint')}</span>
+          <PlanShapeFields value={propsOf(selected)} kinds={selKind === 'key-area' || selKind === 'building' ? ['key-area', 'building'] : [selKind]} t={t} lang={lang} onChange={update} />
+          <span className="wide">
+            <button data-testid="remove-vertex" disabled={!canRemoveVertex} title="Delete" onClick={removeVertex}>{t('removeVertex')}</button>{' '}
+            <button data-testid="delete-selected" onClick={() => remove(String(selected.id))}>{t('deleteShape')}</button>{' '}
+            <button data-testid="deselect" onClick={() => select(null)}>{t('deselect')}</button>
+          </span>
+        </div>
+      )}
+      {!drawing && !pending && !selected && <p className="muted" data-testid="select-hint">{t('selectShapeHint')}</p>}
+      <PlanShapeList features={features} selectedId={selectedId} problems={problems} onSelect={select} onDelete={remove} t={t} lang={lang} />
+      {/* kept in sight at the panel's foot: what is wrong, and saving */}
+      <div className="plan-actions">
+        {problems.size > 0 && !error && (
+          <p className="warn" data-testid="plan-warning">
+            {[...problems].map(([id, why]) => `⚠ 「${String(features.find((f) => String(f.id) === id)?.properties?.name || id)}」${why}`).join('；')}（{t('planProblemRefused')}）
+          </p>
+        )}
+        {error && <p className="error" data-testid="plan-error">{error}</p>}
+        {confirmLeave ? (
+          <p className="warn" data-testid="confirm-leave">
+            {t('unsavedChanges')}{' '}
+            <button data-testid="discard-changes" onClick={leave}>{t('discardChanges')}</button>{' '}
+            <button onClick={() => setConfirmLeave(false)}>{t('keepEditing')}</button>
+          </p>
+        ) : (
+          <p>
+            <button data-testid="save-plan" disabled={saving || drawing !== null || pending !== null} onClick={() => void save()}>{t('savePlan')}</button>{' '}
+            <button data-testid="exit-edit" onClick={() => (plan.dirty ? setConfirmLeave(true) : leave())}>{t('exitEdit')}</button>
+          </p>
+        )}
+      </div>
     </div>
   );
 }

@@ -30,8 +30,11 @@ export function PlannedImport({ school, t, onImported }: { school: string; t: T;
   };
   return (
     <div className="planned-import" data-testid="planned-import">
-      <label htmlFor="planned-csv">{t('importPlanned')}</label>{' '}
-      <input id="planned-csv" data-testid="planned-csv" type="file" accept=".csv,text/csv" disabled={busy} onChange={(e) => void onFile(e.target.files?.[0], e.target)} />
+      {/* a button in the console's language rather than the browser's own "Choose File" */}
+      <label className={`button file-button edit-only${busy ? ' busy' : ''}`}>
+        {t('importPlanned')}
+        <input id="planned-csv" data-testid="planned-csv" type="file" accept=".csv,text/csv" disabled={busy} onChange={(e) => void onFile(e.target.files?.[0], e.target)} />
+      </label>
       <br />
       <small>{t('importPlannedHint')}</small>
       {error && <p className="error">{error}</p>}

@@ -1,0 +1,105 @@
+import { useEffect, useState } from 'react';
+import { auth, get, post, type Ticket } from '../api';
+import { date } from '../i18n/index';
+import type { MessageKey } from '../i18n/index';
+import type { LiveEvent } from '../live';
+
+/** What a person may do from each state (the collector enforces the same rules). */
+const ACTIONS: Record<Ticket['state'], Array<'start' | 'assign' | 'resolve' | 'close' | 'reopen'>> = {
+  open: ['start', 'assign', 'resolve', 'close'],
+  'in-progress': ['assign', 'resolve', 'close'],
+  resolved: ['close', 'reopen'],
+  closed: ['reopen'],
+};
+
+/**
+ * A school's repair tickets (报修工单): unfinished first, with the fault, device, since when and
+ * who has it; equipment managers work them here (start, assign, resolve, close, reopen, with a
+ * note). Refreshes on the live channel's ticket events for the school.
+ */
+export function TicketList({ school, t, live, onSelectDevice }: { school: string; t: (k: MessageKey) => string; live: LiveEvent | null; onSelectDevice?: (deviceId: string) => void }) {
+  const [tickets, setTickets] = useState<Ticket[] | null>(null);
+  const [showDone, setShowDone] = useState(false);
+  const [rev, setRev] = useState(0);
+  const [error, setError] = useState('');
+  const [working, setWorking] = useState<{ id: number; action: string; note: string; assignee: string } | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    get<{ tickets: Ticket[] }>(`/api/v1/tickets?school=${school}${showDone ? '' : '&state=active'}&limit=200`)
+      .then((r) => alive && setTickets(r.tickets))
+      .catch((err: Error) => alive && setError(err.message));
+    return () => {
+      alive = false;
+    };
+  }, [school, showDone, rev]);
+  useEffect(() => {
+    if (live?.school === school && (live.type === 'ticket' || live.type === 'device-status')) setRev((r) => r + 1);
+  }, [live, school]);
+
+  const submit = async () => {
+    if (!working) return;
+    if (!auth.token) return setError(t('needToken'));
+    try {
+      setError('');
+      await post(`/api/v1/tickets/${working.id}/${working.action}`, { ...(working.note.trim() ? { note: working.note.trim() } : {}), ...(working.action === 'assign' ? { assignee: working.assignee.trim() } : {}) });
+      setWorking(null);
+      setRev((r) => r + 1);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
+  return (
+    <div data-testid="tickets">
+      <h2>
+        {t('tickets')}{' '}
+        <label style={{ fontWeight: 'normal', fontSize: '0.85em' }}>
+          <input type="checkbox" checked={showDone} onChange={(e) => setShowDone(e.target.checked)} /> {t('ticketsShowDone')}
+        </label>
+      </h2>
+      {error && <p className="error" data-testid="ticket-error">{error}</p>}
+      {tickets && tickets.length === 0 && <p data-testid="no-tickets">{t('noTickets')}</p>}
+      {tickets && tickets.length > 0 && (
+        <table>
+          <thead>
+            <tr><th>{t('ticketTitle')}</th><th>{t('ticketState')}</th><th>{t('ticketSince')}</th><th>{t('assignee')}</th><th className="edit-only"></th></tr>
+          </thead>
+          <tbody>
+            {tickets.map((x) => (
+              <tr key={x.id} data-ticket={x.id} data-state={x.state} data-device={x.deviceId ?? ''}>
+                <td title={x.detail ?? ''}>
+                  {x.deviceId && onSelectDevice ? <a href="#" onClick={(e) => { e.preventDefault(); onSelectDevice(x.deviceId!); }}>{x.title}</a> : x.title}
+                  {x.source === 'auto' && <small> · {t('ticketAuto')}</small>}
+                </td>
+                <td className={x.state === 'open' ? 'fail' : x.state === 'in-progress' ? 'unknown' : 'pass'}>{t(`ticketState.${x.state}` as MessageKey)}</td>
+                <td><small>{date(x.faultSince)}</small></td>
+                <td>{x.assignee ?? '—'}</td>
+                <td className="edit-only" style={{ whiteSpace: 'nowrap' }}>
+                  {ACTIONS[x.state].map((a) => (
+                    <button key={a} data-action={`ticket-${a}`} onClick={() => setWorking({ id: x.id, action: a, note: '', assignee: '' })}>{t(`ticketAction.${a}` as MessageKey)}</button>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {working && (
+        <div className="place" data-testid="ticket-form">
+          <span className="wide">#{working.id} · {t(`ticketAction.${working.action}` as MessageKey)}</span>
+          {working.action === 'assign' && (
+            <>
+              <label htmlFor="tk-a">{t('assignee')}</label>
+              <input id="tk-a" data-testid="ticket-assignee" value={working.assignee} onChange={(e) => setWorking({ ...working, assignee: e.target.value })} />
+            </>
+          )}
+          <label htmlFor="tk-n">{t('note')}</label>
+          <input id="tk-n" data-testid="ticket-note" value={working.note} onChange={(e) => setWorking({ ...working, note: e.target.value })} />
+          <button data-testid="ticket-submit" disabled={working.action === 'assign' && !working.assignee.trim()} onClick={() => void submit()}>{t('confirm')}</button>
+          <button onClick={() => setWorking(null)}>{t('cancel')}</button>
+        </div>
+      )}
+    </div>
+  );
+}

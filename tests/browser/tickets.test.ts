@@ -1,0 +1,57 @@
+/**
+ * Repair tickets in the console (Chromium): the fixture's gate camera has its stream down, so the
+ * collector opens a ticket for it after the (shortened) grace period. The school view lists it;
+ * an equipment manager assigns it; the county table and the city's 未结工单 indicator count it.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Ticket } from '../../collector/tickets/store.ts';
+import { COUNTY, SCHOOL_A, waitFor } from '../e2e/stack.ts';
+import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+
+describe('repair tickets in the console', () => {
+  let f: ConsoleFixture;
+  beforeAll(async () => {
+    f = await startConsoleFixture({ pgAdminUrl: inject('postgresUrl'), influxUrl: inject('influxUrl'), ticketOpenAfterMs: 1_000 });
+  }, 180_000);
+  afterAll(async () => f?.close());
+
+  it('lists the broken gate camera’s ticket at its school, and it can be assigned', async () => {
+    const ticket = await waitFor('the gate camera’s ticket', async () => (await f.api<{ tickets: Ticket[] }>(`/api/v1/tickets?school=${SCHOOL_A}&state=active`)).tickets.find((t) => t.deviceId === f.spec.gateCamera));
+    const { page } = f;
+    await page.goto(`${f.base}/#/school/${SCHOOL_A}`);
+    const row = page.locator(`[data-testid=tickets] tr[data-ticket="${ticket.id}"]`);
+    await row.waitFor();
+    expect(await row.getAttribute('data-state')).toBe('open');
+    expect(await row.innerText()).toContain('视频流中断');
+    expect(await row.innerText()).toContain('待处理');
+
+    await f.signIn();
+    await row.locator('[data-action=ticket-assign]').click();
+    await page.locator('[data-testid=ticket-assignee]').fill('李师傅');
+    await page.locator('[data-testid=ticket-note]').fill('明早到场检查');
+    await page.locator('[data-testid=ticket-submit]').click();
+    await page.locator(`[data-testid=tickets] tr[data-ticket="${ticket.id}"][data-state=in-progress]`).waitFor();
+    expect(await row.innerText()).toContain('李师傅');
+    await row.scrollIntoViewIfNeeded();
+    await f.shot('tickets-school.png');
+    const stored = await f.api<Ticket & { events: Array<{ action: string; actor: string; note: string | null }> }>(`/api/v1/tickets/${ticket.id}`);
+    expect(stored).toMatchObject({ state: 'in-progress', assignee: '李师傅' });
+    expect(stored.events.at(-1)).toMatchObject({ action: 'assign', actor: 'admin-token/测试管理员', note: '明早到场检查' });
+  });
+
+  it('counts open tickets in the county table and on the city map', async () => {
+    const { page } = f;
+    await page.goto(`${f.base}/#/county/${COUNTY}`);
+    const cell = page.locator(`[data-testid=schools-table] tr[data-school="${SCHOOL_A}"] td[data-col=tickets]`);
+    await cell.waitFor();
+    await waitFor('one open ticket in the county table', async () => ((await cell.innerText()) === '1' ? true : undefined));
+
+    await page.goto(`${f.base}/#/city?ind=open-tickets`);
+    await page.waitForFunction(() => Number(document.getElementById('map')?.dataset.counties) > 0);
+    const ranking = await f.api<{ counties: Array<{ code: string; value: number | null }>; unit: string; better: string }>(`/api/v1/map/city?indicator=open-tickets`);
+    expect(ranking).toMatchObject({ unit: 'count', better: 'lower' });
+    expect(ranking.counties.find((c) => c.code === COUNTY)?.value).toBe(1);
+    expect(await page.locator('[data-testid=indicator]').inputValue()).toBe('open-tickets');
+    await f.shot('tickets-city.png');
+  });
+});
