@@ -58,7 +58,11 @@ await app.ready();
 const first = planned[0]!;
 const county = first.countyCode;
 const box = `${first.lon! - 0.03},${first.lat! - 0.03},${first.lon! + 0.03},${first.lat! + 0.03}`;
-const routes: [string, string][] = [
+// the what-if preview while a camera is dragged: the first school's first camera turned by 30°
+const cam = campusPlanFor(first).cameras[0]!;
+const turned = { ...cam.placement, camera: { ...cam.placement.camera!, headingDeg: (cam.placement.camera!.headingDeg + 30) % 360 } };
+const preview = { cameras: [{ agentId: 'gw', deviceId: cam.deviceId, placement: turned }] };
+const routes: [string, string, unknown?][] = [
   ['city indicator (coverage)', '/api/v1/map/city?indicator=coverage'],
   ['city indicator (cameras-online)', '/api/v1/map/city?indicator=cameras-online'],
   ['clusters, zoom 8', '/api/v1/map/schools?zoom=8'],
@@ -67,18 +71,22 @@ const routes: [string, string][] = [
   ['every school of the city, zoom 12, no bbox', '/api/v1/map/schools?zoom=12'],
   ['county boundaries (WGS84)', '/api/v1/geo/counties'],
   ['school map (plan, 7 sectors, devices)', `/api/v1/schools/${first.code}/map`],
+  ['stored coverage of one school (GET …/coverage)', `/api/v1/schools/${first.code}/coverage`],
+  ['what-if coverage, one camera turned (POST …/coverage/preview)', `/api/v1/schools/${first.code}/coverage/preview`, preview],
+  ['open tickets per school of one county', `/api/v1/tickets/open-counts?county=${county}`],
 ];
 
 const rows: string[] = [];
-for (const [what, url] of routes) {
+for (const [what, url, body] of routes) {
+  const req = body === undefined ? { url } : { url, method: 'POST' as const, payload: body as object };
   let t0 = performance.now();
-  const r = await app.inject({ url });
+  const r = await app.inject(req);
   const cold = performance.now() - t0;
   if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body.slice(0, 200)}`);
   const warm: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
     t0 = performance.now();
-    await app.inject({ url });
+    await app.inject(req);
     warm.push(performance.now() - t0);
   }
   warm.sort((a, b) => a - b);
