@@ -145,6 +145,8 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     logger: cfg.logger,
     latest,
     observer: tickets,
+    // new or vanished devices: the school's inbox in the console updates without a reload
+    onDiscoveryChange: (c) => events.publish({ type: 'devices-discovered', school: c.school, county: c.county ?? '', agentId: c.agent, added: c.added, gone: c.gone, at: new Date().toISOString() }),
     onHealthChange: (school, _agent, _device, measurement) => {
       if (measurement === 'camera_health') recompute(school);
     },

@@ -1,6 +1,7 @@
 /**
  * Changes the console shows live, as server-sent events on `GET /api/v1/events`: a small
- * in-process bus (the compliance service publishes, every open SSE stream receives). Optional
+ * in-process bus (the compliance service, ingest's discovery and the ticket watcher publish; every
+ * open SSE stream receives). Optional
  * filters `?school=` and `?county=`. Each event carries an increasing id; a reconnecting client
  * sending `Last-Event-ID` gets what it missed from a short in-memory backlog.
  */
@@ -29,6 +30,16 @@ export type CampusEvent =
       healthy: boolean;
       /** camera health-ladder step (0–4), when known */
       step?: number;
+      at: string;
+    }
+  | {
+      /** discovery found new devices at a school, or some vanished (the inbox changed) */
+      type: 'devices-discovered';
+      school: string;
+      county: string;
+      agentId: string;
+      added: number;
+      gone: number;
       at: string;
     }
   | {
@@ -106,7 +117,7 @@ export function registerEventRoutes(app: FastifyInstance, bus: EventBus, opts: {
   });
   app.get(
     '/api/v1/events',
-    { schema: { summary: 'Server-sent events: coverage-changed, device-status (text/event-stream)', querystring: Query, produces: ['text/event-stream'] } },
+    { schema: { summary: 'Server-sent events: coverage-changed, device-status, devices-discovered, ticket (text/event-stream)', querystring: Query, produces: ['text/event-stream'] } },
     async (req, reply) => {
       const q = req.query as Static<typeof Query>;
       const match = (e: BusEvent) => (!q.school || e.event.school === q.school) && (!q.county || e.event.county === q.county);

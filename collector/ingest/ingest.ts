@@ -51,11 +51,24 @@ export interface IngestOptions {
   onHealthChange?: (school: string, agent: string, device: string, measurement: string) => void;
   /** Sees every camera-health and reachability reading, and every agent status (the ticket watcher). */
   observer?: IngestObserver;
+  /** A discovery message added devices or marked some gone. */
+  onDiscoveryChange?: (change: DiscoveryChange) => void;
 }
 
 export interface IngestObserver {
   reading(school: string, agent: string, r: Reading): void;
   agentState(school: string, agent: string, online: boolean, at: number): void;
+}
+
+/** What a discovery message changed in a school's inventory (the console's inbox updates live). */
+export interface DiscoveryChange {
+  school: string;
+  county: string | undefined;
+  agent: string;
+  /** devices seen for the first time */
+  added: number;
+  /** devices the agent no longer finds */
+  gone: number;
 }
 
 export interface IngestStatus {
@@ -298,11 +311,13 @@ export class Ingest {
     if (!m) return;
     if (!this.sequence(agent, m.seq)) return;
     const at = new Date(m.ts);
-    await this.opts.inventory.upsertDiscoveredDevices(topic.schoolCode, topic.agentId, m.devices, at);
+    const { inserted } = await this.opts.inventory.upsertDiscoveredDevices(topic.schoolCode, topic.agentId, m.devices, at);
     for (const d of m.devices) agent.devices.set(d.device, d.kind);
-    if (m.full) await this.opts.inventory.markMissingDevicesGone(topic.schoolCode, topic.agentId, m.devices.map((d) => d.device), at);
-    if (m.gone?.length) await this.opts.inventory.markDevicesGone(topic.schoolCode, topic.agentId, m.gone, at);
+    let gone = 0;
+    if (m.full) gone += await this.opts.inventory.markMissingDevicesGone(topic.schoolCode, topic.agentId, m.devices.map((d) => d.device), at);
+    if (m.gone?.length) gone += await this.opts.inventory.markDevicesGone(topic.schoolCode, topic.agentId, m.gone, at);
     this.applied(agent, m.seq);
+    if (inserted || gone) this.opts.onDiscoveryChange?.({ school: topic.schoolCode, county: agent.countyCode, agent: topic.agentId, added: inserted, gone });
   }
 
   private async onEvent(topic: ParsedTopic, agent: AgentState, payload: Buffer): Promise<void> {

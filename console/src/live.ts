@@ -23,6 +23,7 @@ export function useLive(): { up: boolean; last: LiveEvent | null } {
     es.addEventListener('coverage-changed', on);
     es.addEventListener('device-status', on);
     es.addEventListener('ticket', on);
+    es.addEventListener('devices-discovered', on);
     return () => es.close();
   }, []);
   return { up, last };

@@ -41,6 +41,8 @@ export interface ConsoleFixture {
   shot(name: string): Promise<void>;
   /** sets the admin token (and a name for the history) in the console's settings box */
   signIn(): Promise<void>;
+  /** the gateway reports a newly found camera (an incremental discovery) */
+  announce(deviceId: string): Promise<void>;
   /** the page position of a WGS84 point on the console's map */
   pointOf(lat: number, lon: number): Promise<{ x: number; y: number }>;
   close(): Promise<void>;
@@ -119,6 +121,9 @@ export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl:
       await page.locator('[data-testid=token]').fill(stack.collector.apiToken);
       await page.locator('[data-testid=actor]').fill('测试管理员');
       await page.locator('[data-testid=save-settings]').click();
+    },
+    async announce(deviceId) {
+      await send('discovery', { full: false, devices: [{ device: deviceId, kind: 'camera', protocol: 'onvif', address: '127.0.0.1:8099', attributes: { manufacturer: 'Dahua', model: 'IPC-HFW2441S', resolution: '2688x1520' } }] });
     },
     pointOf: (lat, lon) =>
       page.evaluate(([la, lo]) => {

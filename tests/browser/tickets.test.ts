@@ -1,7 +1,8 @@
 /**
- * Repair tickets in the console (Chromium): the fixture's gate camera has its stream down, so the
- * collector opens a ticket for it after the (shortened) grace period. The school view lists it;
- * an equipment manager assigns it; the county table and the city's 未结工单 indicator count it.
+ * Repair tickets and the live inbox in the console (Chromium): the fixture's gate camera has its
+ * stream down, so the collector opens a ticket for it after the (shortened) grace period. The
+ * school view lists it; an equipment manager assigns it; the county table and the city's 未结工单
+ * indicator count it. A camera the gateway reports meanwhile shows up in the open inbox.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Ticket } from '../../collector/tickets/store.ts';
@@ -37,6 +38,19 @@ describe('repair tickets in the console', () => {
     const stored = await f.api<Ticket & { events: Array<{ action: string; actor: string; note: string | null }> }>(`/api/v1/tickets/${ticket.id}`);
     expect(stored).toMatchObject({ state: 'in-progress', assignee: '李师傅' });
     expect(stored.events.at(-1)).toMatchObject({ action: 'assign', actor: 'admin-token/测试管理员', note: '明早到场检查' });
+  });
+
+  it('a camera the gateway has just found appears in the school’s inbox without a reload', async () => {
+    const { page } = f;
+    await page.goto(`${f.base}/#/school/${SCHOOL_A}`);
+    await page.locator(`[data-testid=inbox] tr[data-device="${f.corridorEast.deviceId}"]`).waitFor();
+    await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+    await f.announce('cam-new-gate-2');
+    const row = page.locator('[data-testid=inbox] tr[data-device="cam-new-gate-2"]');
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.innerText()).toContain('摄像机');
+    // the same page: nothing reloaded it
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   });
 
   it('counts open tickets in the county table and on the city map', async () => {
