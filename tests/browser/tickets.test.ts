@@ -59,6 +59,12 @@ describe('repair tickets in the console', () => {
     const cell = page.locator(`[data-testid=schools-table] tr[data-school="${SCHOOL_A}"] td[data-col=tickets]`);
     await cell.waitFor();
     await waitFor('one open ticket in the county table', async () => ((await cell.innerText()) === '1' ? true : undefined));
+    // the county's tickets, each with its school
+    const ticketRow = page.locator(`[data-testid=tickets] tr[data-device="${f.spec.gateCamera}"]`);
+    await ticketRow.waitFor();
+    const school = await f.api<{ name: string }>(`/api/v1/schools/${SCHOOL_A}`);
+    expect(await ticketRow.innerText()).toContain(school.name);
+    expect(await ticketRow.getAttribute('data-state')).toBe('in-progress');
 
     await page.goto(`${f.base}/#/city?ind=open-tickets`);
     await page.waitForFunction(() => Number(document.getElementById('map')?.dataset.counties) > 0);

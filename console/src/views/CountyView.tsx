@@ -8,6 +8,7 @@ import { go, hashOf, type Route } from '../route';
 import type { ViewProps } from '../App';
 import { loadCounties, worstColour, type CountyFeature } from './common';
 import { ExportButton } from './ExportButton';
+import { TicketList } from './TicketList';
 import { countySchoolsTable, type CountyRow } from './tableExports';
 
 type Row = CountyRow;
@@ -208,6 +209,7 @@ export function CountyView({ map, t, lang, city, live, wall, scale, route }: Vie
           ))}
         </tbody>
       </table>
+      <TicketList scope={{ county: route.county }} t={t} live={live} onSelectDevice={(s, d) => go({ view: 'school', school: s, selected: d })} />
     </div>
   );
 }

@@ -271,7 +271,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
         </table>
       )}
       <PlannedImport school={code} t={t} onImported={reload} />
-      <TicketList school={code} t={t} live={live} onSelectDevice={(d) => go({ view: 'school', school: code, selected: d })} />
+      <TicketList scope={{ school: code }} t={t} live={live} onSelectDevice={(s, d) => go({ view: 'school', school: s, selected: d })} />
       <h2>{t('compliance')}</h2>
       {comp && <p className="exports"><ExportButton testId="export-findings" t={t} make={() => findingsTable(t, lang, { code, name: school?.name ?? code }, comp.findings)} /></p>}
       {comp && (

@@ -12,12 +12,17 @@ const ACTIONS: Record<Ticket['state'], Array<'start' | 'assign' | 'resolve' | 'c
   closed: ['reopen'],
 };
 
+/** Whose tickets: one school's (the school view) or a county's (the county view, with the school named). */
+export type TicketScope = { school: string } | { county: string };
+
 /**
- * A school's repair tickets (报修工单): unfinished first, with the fault, device, since when and
- * who has it; equipment managers work them here (start, assign, resolve, close, reopen, with a
- * note). Refreshes on the live channel's ticket events for the school.
+ * Repair tickets (报修工单) of a school or a county: unfinished first, with the fault, device, since
+ * when and who has it; equipment managers work them here (start, assign, resolve, close, reopen,
+ * with a note). Refreshes on the live channel's events for the school or county.
  */
-export function TicketList({ school, t, live, onSelectDevice }: { school: string; t: (k: MessageKey) => string; live: LiveEvent | null; onSelectDevice?: (deviceId: string) => void }) {
+export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketScope; t: (k: MessageKey) => string; live: LiveEvent | null; onSelectDevice?: (schoolCode: string, deviceId: string) => void }) {
+  const county = 'county' in scope ? scope.county : null;
+  const key = county ? `county=${county}` : `school=${(scope as { school: string }).school}`;
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
   const [showDone, setShowDone] = useState(false);
   const [rev, setRev] = useState(0);
@@ -26,16 +31,17 @@ export function TicketList({ school, t, live, onSelectDevice }: { school: string
 
   useEffect(() => {
     let alive = true;
-    get<{ tickets: Ticket[] }>(`/api/v1/tickets?school=${school}${showDone ? '' : '&state=active'}&limit=200`)
+    get<{ tickets: Ticket[] }>(`/api/v1/tickets?${key}${showDone ? '' : '&state=active'}&limit=200`)
       .then((r) => alive && setTickets(r.tickets))
       .catch((err: Error) => alive && setError(err.message));
     return () => {
       alive = false;
     };
-  }, [school, showDone, rev]);
+  }, [key, showDone, rev]);
   useEffect(() => {
-    if (live?.school === school && (live.type === 'ticket' || live.type === 'device-status')) setRev((r) => r + 1);
-  }, [live, school]);
+    if (!live || (live.type !== 'ticket' && live.type !== 'device-status')) return;
+    if (county ? live.county === county : live.school === (scope as { school: string }).school) setRev((r) => r + 1);
+  }, [live, key]);
 
   const submit = async () => {
     if (!working) return;
@@ -63,13 +69,14 @@ export function TicketList({ school, t, live, onSelectDevice }: { school: string
       {tickets && tickets.length > 0 && (
         <table>
           <thead>
-            <tr><th>{t('ticketTitle')}</th><th>{t('ticketState')}</th><th>{t('ticketSince')}</th><th>{t('assignee')}</th><th className="edit-only"></th></tr>
+            <tr>{county && <th>{t('school')}</th>}<th>{t('ticketTitle')}</th><th>{t('ticketState')}</th><th>{t('ticketSince')}</th><th>{t('assignee')}</th><th className="edit-only"></th></tr>
           </thead>
           <tbody>
             {tickets.map((x) => (
               <tr key={x.id} data-ticket={x.id} data-state={x.state} data-device={x.deviceId ?? ''}>
+                {county && <td><a href={`#/school/${x.schoolCode}`}>{x.schoolName}</a></td>}
                 <td title={x.detail ?? ''}>
-                  {x.deviceId && onSelectDevice ? <a href="#" onClick={(e) => { e.preventDefault(); onSelectDevice(x.deviceId!); }}>{x.title}</a> : x.title}
+                  {x.deviceId && onSelectDevice ? <a href="#" onClick={(e) => { e.preventDefault(); onSelectDevice(x.schoolCode, x.deviceId!); }}>{x.title}</a> : x.title}
                   {x.source === 'auto' && <small> · {t('ticketAuto')}</small>}
                 </td>
                 <td className={x.state === 'open' ? 'fail' : x.state === 'in-progress' ? 'unknown' : 'pass'}>{t(`ticketState.${x.state}` as MessageKey)}</td>
