@@ -14,6 +14,7 @@ import { complianceWorkbook, historyNotes } from '../compliance/report.ts';
 import { MonthError, monthPeriod, type MonthPeriod } from '../compliance/history.ts';
 import { Placement, type Inventory, type Region } from '../store/index.ts';
 import { MAX_PREVIEW_CAMERAS } from '../compliance/preview.ts';
+import { Tickets } from '../tickets/store.ts';
 import { AGENT_ID_PATTERN } from '../../protocol/index.ts';
 import type { ApiDeps } from './app.ts';
 import { ApiError } from './errors.ts';
@@ -302,14 +303,15 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
 
   app.get(
     '/api/v1/reports/compliance.xlsx',
-    { schema: { summary: 'Monthly compliance report (Excel): one row per county, 合计 at the bottom (seed 002 附件3 layout); a past month from history, with note rows saying which figures are the state now', querystring: ReportQuery, produces: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'], response: { ...errors } } },
+    { schema: { summary: 'Monthly compliance report (Excel): one row per county, 合计 at the bottom (seed 002 附件3 layout); a past month from history, with note rows saying which figures are the state now; a second sheet with repair tickets per county (opened, resolved, open, median and mean repair hours)', querystring: ReportQuery, produces: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'], response: { ...errors } } },
     async (req, reply) => {
       const q = req.query as Static<typeof ReportQuery>;
       const period = periodOf(q.month); // China time
       const month = period.month;
       const rollup = await city(q.city, period);
       if (q.county && !rollup.counties.some((c) => c.code === q.county)) throw new ApiError('NOT_FOUND', `county ${q.county} of ${rollup.name}`);
-      const buf = await complianceWorkbook(rollup, { month, countyCode: q.county, ...(period.current ? {} : { notes: historyNotes(month, new Date()) }) });
+      const repairs = await new Tickets(deps.db).repairStats(rollup.code, period.from, period.to);
+      const buf = await complianceWorkbook(rollup, { month, countyCode: q.county, repairs, ...(period.current ? {} : { notes: historyNotes(month, new Date()) }) });
       const file = `compliance-${q.county ?? rollup.code}-${month}.xlsx`;
       return reply
         .header('content-type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')

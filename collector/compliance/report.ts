@@ -6,11 +6,22 @@
  */
 import ExcelJS from 'exceljs';
 import type { CityRollup, UnitSummary } from './rollup.ts';
+import type { RepairStats } from '../tickets/store.ts';
 
 /** Row order of seed 002 附件3 (the three zones last). */
 export const SEED_COUNTY_ORDER = ['东昌府区', '临清市', '冠县', '莘县', '阳谷县', '东阿县', '茌平区', '高唐县', '开发区', '高新区', '度假区'];
 
 export const REPORT_SHEET = '月度通报明细表';
+/** The second sheet: repair tickets per county for the month (equipment managers' figures). */
+export const REPAIR_SHEET = '报修工单统计';
+export const REPAIR_COLUMNS: { header: string; width: number; value: (r: RepairStats) => string | number | null }[] = [
+  { header: '区县', width: 14, value: (r) => r.countyName },
+  { header: '当月新增工单数', width: 12, value: (r) => r.opened },
+  { header: '当月已解决数', width: 11, value: (r) => r.resolved },
+  { header: '未结工单数（导出时）', width: 14, value: (r) => r.openNow },
+  { header: '修复时长中位数（小时）', width: 14, value: (r) => r.medianRepairHours },
+  { header: '平均修复时长（小时）', width: 14, value: (r) => r.meanRepairHours },
+];
 
 /** Columns: header text and the value of a county (or the totals) row. Percentages are 0–100. */
 export const REPORT_COLUMNS: { header: string; width: number; value: (u: UnitSummary) => string | number | null }[] = [
@@ -64,7 +75,31 @@ export function historyNotes(month: string, exportedAt: Date): string[] {
   ];
 }
 
-export async function complianceWorkbook(city: CityRollup, opts: { month: string; countyCode?: string; notes?: string[] }): Promise<Buffer> {
+/** Totals of the repair sheet: counts summed, hours over every resolved ticket (a weighted mean; the median needs the tickets, so none). */
+function repairTotals(rows: RepairStats[]): RepairStats {
+  const resolved = rows.reduce((s, r) => s + r.resolved, 0);
+  const hours = rows.reduce((s, r) => s + (r.meanRepairHours ?? 0) * r.resolved, 0);
+  return { countyCode: '', countyName: '合计', opened: rows.reduce((s, r) => s + r.opened, 0), resolved, openNow: rows.reduce((s, r) => s + r.openNow, 0), medianRepairHours: null, meanRepairHours: resolved ? Math.round((hours / resolved) * 100) / 100 : null };
+}
+
+function addRepairSheet(wb: ExcelJS.Workbook, title: string, rows: RepairStats[]): void {
+  const ws = wb.addWorksheet(REPAIR_SHEET, { views: [{ state: 'frozen', ySplit: 2 }] });
+  ws.columns = REPAIR_COLUMNS.map((c) => ({ width: c.width }));
+  styleTitleRow(ws.addRow([title]));
+  ws.mergeCells(1, 1, 1, REPAIR_COLUMNS.length);
+  styleHeaderRow(ws.addRow(REPAIR_COLUMNS.map((c) => c.header)));
+  const ordered = orderCounties(rows.map((r) => ({ ...r, name: r.countyName, code: r.countyCode })));
+  for (const r of ordered) ws.addRow(REPAIR_COLUMNS.map((c) => c.value(r)));
+  if (ordered.length > 1) ws.addRow(REPAIR_COLUMNS.map((c) => c.value(repairTotals(ordered)))).font = { bold: true };
+  ws.eachRow((row, n) => {
+    if (n < 2) return;
+    row.eachCell({ includeEmpty: true }, (cell) => {
+      cell.border = THIN_BORDER;
+    });
+  });
+}
+
+export async function complianceWorkbook(city: CityRollup, opts: { month: string; countyCode?: string; notes?: string[]; repairs?: RepairStats[] }): Promise<Buffer> {
   const wb = new ExcelJS.Workbook();
   wb.creator = 'campus';
   wb.created = new Date();
@@ -95,5 +130,9 @@ export async function complianceWorkbook(city: CityRollup, opts: { month: string
       cell.border = THIN_BORDER;
     });
   });
+  if (opts.repairs) {
+    const repairs = opts.countyCode ? opts.repairs.filter((r) => r.countyCode === opts.countyCode) : opts.repairs;
+    addRepairSheet(wb, `${city.name}报修工单统计（${y}年${Number(m)}月，按故障开始时间）`, repairs);
+  }
   return Buffer.from(await wb.xlsx.writeBuffer());
 }

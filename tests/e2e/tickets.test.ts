@@ -14,7 +14,9 @@ import { parseAgentConfig } from '../../edge-agent/config.ts';
 import { campusCameraSpecs, campusPlanFor, type CampusPlanSpec } from '../../simulator/campus-plans.ts';
 import { startSimulatedSchool, type SimulatedSchool } from '../../simulator/school.ts';
 import { seedDemoCity } from '../../simulator/demo-city.ts';
+import ExcelJS from 'exceljs';
 import type { Ticket } from '../../collector/tickets/store.ts';
+import { REPAIR_COLUMNS, REPAIR_SHEET } from '../../collector/compliance/report.ts';
 import { uniqueDbName } from '../setup/influx.ts';
 import { CITY, COUNTY, SCHOOL_A, startStack, waitFor, type Stack } from './stack.ts';
 
@@ -128,9 +130,26 @@ describe('repair tickets from device failures', () => {
     ]);
     expect((await call(`/api/v1/tickets?state=broken`)).status).toBe(400);
 
-    const stats = await api<{ counties: Array<{ countyCode: string; opened: number; resolved: number; medianRepairHours: number | null }> }>(`/api/v1/tickets/stats?city=${CITY}`);
+    const stats = await api<{ counties: Array<{ countyCode: string; countyName: string; opened: number; resolved: number; medianRepairHours: number | null }> }>(`/api/v1/tickets/stats?city=${CITY}`);
     const mine = stats.counties.find((c) => c.countyCode === COUNTY)!;
     expect(mine).toMatchObject({ opened: 2, resolved: 2 });
     expect(mine.medianRepairHours).not.toBeNull(); // seconds here: rounds to 0 h
+
+    // the monthly report carries the same figures on its second sheet
+    const res = await call(`/api/v1/reports/compliance.xlsx?city=${CITY}`);
+    expect(res.status).toBe(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(await res.arrayBuffer());
+    const ws = wb.getWorksheet(REPAIR_SHEET)!;
+    expect((ws.getRow(2).values as unknown[]).slice(1)).toEqual(REPAIR_COLUMNS.map((c) => c.header));
+    const rowOf = (name: string) => {
+      let found: unknown[] | undefined;
+      ws.eachRow((r) => {
+        if (r.getCell(1).value === name) found = (r.values as unknown[]).slice(1);
+      });
+      return found;
+    };
+    expect(rowOf(mine.countyName)?.slice(0, 4)).toEqual([mine.countyName, 2, 2, 0]);
+    expect(rowOf('合计')?.slice(0, 4)).toEqual(['合计', 2, 2, 0]);
   });
 });
