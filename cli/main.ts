@@ -40,7 +40,15 @@ const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publ
 const REDIS_URL: O.OptionSpec = { key: 'redisUrl', flag: '--redis-url <url>', env: 'CAMPUS_REDIS_URL', type: 'string', description: 'keep sessions and queued messages in Redis so a broker restart loses nothing (memory when unset)' };
 const SCHOOLS: O.OptionSpec = { key: 'schools', flag: '--schools <codes>', env: 'CAMPUS_SCHOOLS', type: 'string', description: 'comma-separated school codes this collector ingests (to split schools between collectors); all when unset' };
 const TICKET_AFTER: O.OptionSpec = { key: 'ticketAfter', flag: '--ticket-after <seconds>', env: 'CAMPUS_TICKET_AFTER', type: 'int', min: 0, max: 7 * 86_400, default: 300, description: 'how long a device must stay failed before a repair ticket opens' };
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, O.LOG_LEVEL];
+const TILE_SPECS: O.OptionSpec[] = [
+  { key: 'tileUrl', flag: '--tile-url <template>', env: 'CAMPUS_TILE_URL', type: 'string', description: 'tile server for the console map background, WGS84/CGCS2000 tiles, e.g. Tianditu or an intranet server: https://…/{z}/{x}/{y}.png (none: vectors on a plain background)' },
+  { key: 'tileAttribution', flag: '--tile-attribution <text>', env: 'CAMPUS_TILE_ATTRIBUTION', type: 'string', description: 'attribution shown under the map (e.g. 审图号)' },
+  { key: 'tileSubdomains', flag: '--tile-subdomains <chars>', env: 'CAMPUS_TILE_SUBDOMAINS', type: 'string', description: 'values of {s} in the tile URL, e.g. 01234567' },
+  { key: 'tileMaxZoom', flag: '--tile-max-zoom <n>', env: 'CAMPUS_TILE_MAX_ZOOM', type: 'int', min: 1, max: 22, description: 'deepest zoom the tile server has (default 18)' },
+];
+/** The tile options as the collector takes them. */
+const mapTilesOf = (o: Record<string, unknown>) => (o.tileUrl ? { url: String(o.tileUrl), attribution: str(o.tileAttribution), subdomains: str(o.tileSubdomains), maxNativeZoom: o.tileMaxZoom as number | undefined } : undefined);
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, ...TILE_SPECS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -104,6 +112,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     apiToken: str(o.apiToken),
     schools: o.schools ? parseSchoolList(String(o.schools)) : undefined,
     ticketOpenAfterMs: (o.ticketAfter as number) * 1000,
+    mapTiles: mapTilesOf(o),
     logger,
   });
   const stop = () => void c.close().then(() => process.exit(0));
@@ -187,6 +196,7 @@ withOptions(
     { ...O.DATA_DIR, default: './data/demo' },
     { key: 'schoolsPerCounty', flag: '--schools-per-county <n>', env: 'CAMPUS_DEMO_SCHOOLS_PER_COUNTY', type: 'int', min: 1, max: 100, default: 2, description: 'simulated schools in each county' },
     { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'CAMPUS_DEMO_POLL_INTERVAL', type: 'int', min: 1, max: 86_400, default: 10, description: 'how often the agents poll their devices' },
+    ...TILE_SPECS,
     O.LOG_LEVEL,
   ],
   async (o) => {
@@ -204,6 +214,7 @@ withOptions(
       dataDir: String(o.dataDir),
       schoolsPerCounty: o.schoolsPerCounty as number,
       pollIntervalSec: o.pollInterval as number,
+      mapTiles: mapTilesOf(o),
       logLevel: String(o.logLevel),
     });
   },

@@ -17,6 +17,7 @@ import { buildApi } from './api/app.ts';
 import { EventBus } from './api/events.ts';
 import { ComplianceService } from './compliance/service.ts';
 import { TicketWatcher } from './tickets/watcher.ts';
+import { mapTilesProblem, type MapTiles } from './api/map-tiles.ts';
 import type { Logger } from './log.ts';
 
 export interface CollectorConfig {
@@ -52,6 +53,8 @@ export interface CollectorConfig {
   ticketOpenAfterMs?: number;
   /** How often the ticket watcher looks (default 15 s). */
   ticketSweepMs?: number;
+  /** A tile server for the console's map background (WGS84/CGCS2000 tiles); none = vectors only. */
+  mapTiles?: MapTiles;
 }
 
 export interface RunningCollector {
@@ -106,6 +109,8 @@ export function openSink(cfg: Pick<CollectorConfig, 'influxUrl' | 'influxDb' | '
 }
 
 export async function startCollector(cfg: CollectorConfig): Promise<RunningCollector> {
+  const tileProblem = cfg.mapTiles && mapTilesProblem(cfg.mapTiles);
+  if (tileProblem) throw new Error(tileProblem);
   const store = cfg.store ?? (await openStore(cfg));
   const ownsStore = !cfg.store;
   const sink = openSink(cfg);
@@ -163,7 +168,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     refreshIntervalMs: cfg.complianceRefreshMs,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, onDevicesChanged: (ref) => {
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { makeLogger } from '../cli/logger.ts';
 import { startBroker, type RunningBroker } from '../broker/server.ts';
 import { openStore, startCollector, type RunningCollector } from '../collector/collector.ts';
+import type { MapTiles } from '../collector/api/map-tiles.ts';
 import { countiesFromFeatures, KNOWN_CITIES } from '../collector/geo/regions.ts';
 import type { Inventory, SchoolInput } from '../collector/store/index.ts';
 import { startAgent, type RunningAgent } from '../edge-agent/agent.ts';
@@ -36,6 +37,8 @@ export interface DemoOptions {
   pollIntervalSec: number;
   logLevel: string;
   cityCode?: string;
+  /** a tile server for the console's map background (none: vectors only) */
+  mapTiles?: MapTiles;
 }
 
 export interface RunningDemo {
@@ -90,6 +93,7 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
     brokerStats: () => ({ ...broker.stats() }),
     // the demo's broken gate camera becomes a repair ticket within a minute rather than five
     ticketOpenAfterMs: 60_000,
+    mapTiles: opts.mapTiles,
   });
 
   const gears: SimulatedSchool[] = [];

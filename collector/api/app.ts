@@ -21,6 +21,7 @@ import { registerComplianceRoutes } from './compliance-routes.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
 import { registerExportRoutes } from './export-routes.ts';
 import { registerTicketRoutes } from './ticket-routes.ts';
+import type { MapTiles } from './map-tiles.ts';
 import { Tickets } from '../tickets/store.ts';
 import { EventBus } from './events.ts';
 import { ComplianceService } from '../compliance/service.ts';
@@ -49,6 +50,8 @@ export interface ApiDeps {
   tickets?: Tickets;
   /** Compute every school's map summary at start rather than on the console's first request. */
   warmMapCache?: boolean;
+  /** A tile server for the console's map background. */
+  mapTiles?: MapTiles;
 }
 
 function sameToken(given: string, expected: string): boolean {

@@ -26,6 +26,7 @@ import { Enrollment, type Db, type Inventory, type Region, type School } from '.
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
 import { influxQuery, InfluxQueryError } from '../telemetry/influx-query.ts';
 import { Tickets } from '../tickets/store.ts';
+import type { MapTiles } from './map-tiles.ts';
 import type { EventBus } from './events.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
@@ -46,6 +47,8 @@ export interface ConsoleRouteDeps {
   mapCacheTtlMs?: number;
   /** Build the map cache when the server is ready, not on the first request (the collector does). */
   warmMapCache?: boolean;
+  /** A tile server for the console's map background (none: vectors on a plain background). */
+  mapTiles?: MapTiles;
 }
 
 // ---------------------------------------------------------------- schemas
@@ -57,6 +60,12 @@ const Worst = Type.Union([Type.Literal('ok'), Type.Literal('warning'), Type.Lite
 });
 const INDICATORS = ['coverage', 'cameras-online', 'uplink', 'ipv6', 'open-findings', 'open-tickets'] as const;
 type Indicator = (typeof INDICATORS)[number];
+const ConsoleConfig = Type.Object({
+  tileUrl: Type.Optional(Type.String()),
+  tileAttribution: Type.Optional(Type.String()),
+  tileSubdomains: Type.Optional(Type.String()),
+  tileMaxNativeZoom: Type.Optional(Type.Integer()),
+});
 const LonLatPair = Type.Tuple([Type.Number(), Type.Number()], { description: '[lon, lat] WGS84' });
 
 const CountiesQuery = Type.Object(
@@ -391,6 +400,12 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
   const tickets = deps.tickets ?? new Tickets(deps.db);
   app.addHook('onClose', async () => cache.close());
   if (deps.warmMapCache) app.addHook('onReady', async () => void cache.all().catch(() => undefined));
+
+  app.get(
+    '/api/v1/console-config',
+    { schema: { summary: "The console's settings: the tile server for the map background, if one is configured (WGS84/CGCS2000 tiles)", response: { 200: ConsoleConfig } } },
+    async () => (deps.mapTiles ? { tileUrl: deps.mapTiles.url, ...(deps.mapTiles.attribution ? { tileAttribution: deps.mapTiles.attribution } : {}), ...(deps.mapTiles.subdomains ? { tileSubdomains: deps.mapTiles.subdomains } : {}), ...(deps.mapTiles.maxNativeZoom ? { tileMaxNativeZoom: deps.mapTiles.maxNativeZoom } : {}) } : {}),
+  );
 
   const cityOf = async (code?: string): Promise<{ city: Region; counties: Region[] }> => {
     const cities = await deps.inventory.listRegions({ level: 'city' });

@@ -98,9 +98,12 @@ export function App() {
     const m = L.map(mapDiv.current, { preferCanvas: true, zoomControl: true, attributionControl: false, center: [36.45, 115.98], zoom: 9 });
     window.__campusMap = m;
     setMap(m);
-    void maybe<{ tileUrl?: string; tileAttribution?: string }>('/api/v1/console-config')
+    void maybe<{ tileUrl?: string; tileAttribution?: string; tileSubdomains?: string; tileMaxNativeZoom?: number }>('/api/v1/console-config')
       .then((cfg) => {
-        if (cfg?.tileUrl) L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution ?? '' }).addTo(m).bringToBack();
+        if (!cfg?.tileUrl) return;
+        // campus plans zoom deeper than most tile servers go: their deepest tiles are scaled up
+        L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution ?? '', maxNativeZoom: cfg.tileMaxNativeZoom ?? 18, maxZoom: 22, ...(cfg.tileSubdomains ? { subdomains: cfg.tileSubdomains } : {}), className: 'base-tiles' }).addTo(m).bringToBack();
+        if (cfg.tileAttribution) L.control.attribution({ prefix: false }).addTo(m).addAttribution(cfg.tileAttribution);
       })
       .catch(() => {});
     // the map's box changes with the window and when the wall display widens the side panel

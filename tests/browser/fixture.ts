@@ -19,6 +19,7 @@ import { campusPlanFor, type CampusPlanSpec } from '../../simulator/campus-plans
 import { seedDemoCity } from '../../simulator/demo-city.ts';
 import { uniqueDbName } from '../setup/influx.ts';
 import { CHROMIUM_ARGS } from './serve-console.ts';
+import type { MapTiles } from '../../collector/api/map-tiles.ts';
 import { CITY, SCHOOL_A, startStack, waitFor, type Stack } from '../e2e/stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -48,11 +49,11 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
-export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl: string; viewport?: { width: number; height: number }; locale?: string; ticketOpenAfterMs?: number }): Promise<ConsoleFixture> {
+export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl: string; viewport?: { width: number; height: number }; locale?: string; ticketOpenAfterMs?: number; mapTiles?: MapTiles }): Promise<ConsoleFixture> {
   mkdirSync(OUT, { recursive: true });
   if (!existsSync(join(DIST, 'index.html'))) execFileSync('npx', ['vite', 'build', 'console', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
   const dir = await mkdtemp(join(tmpdir(), 'campus-browser-'));
-  const stack = await startStack({ pgAdminUrl: opts.pgAdminUrl, influxUrl: opts.influxUrl, influxDb: uniqueDbName('console'), ticketOpenAfterMs: opts.ticketOpenAfterMs, ticketSweepMs: opts.ticketOpenAfterMs ? 300 : undefined });
+  const stack = await startStack({ pgAdminUrl: opts.pgAdminUrl, influxUrl: opts.influxUrl, influxDb: uniqueDbName('console'), ticketOpenAfterMs: opts.ticketOpenAfterMs, ticketSweepMs: opts.ticketOpenAfterMs ? 300 : undefined, mapTiles: opts.mapTiles });
   const schools = await seedDemoCity(stack.inventory, CITY, 1);
   const spec = campusPlanFor(schools.find((s) => s.code === SCHOOL_A)!);
   const corridorEast = spec.cameras.find((c) => c.key === 'cam-corr-e')!;

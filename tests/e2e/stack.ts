@@ -11,6 +11,7 @@ import { openStore, startCollector, type RunningCollector } from '../../collecto
 import type { Db, Inventory } from '../../collector/store/index.ts';
 import { influxQuery, type Series } from '../../collector/telemetry/influx-query.ts';
 import { createTestDatabase, dropTestDatabase } from '../setup/postgres.ts';
+import type { MapTiles } from '../../collector/api/map-tiles.ts';
 
 export const CITY = '371500';
 export const COUNTY = '371502';
@@ -26,6 +27,8 @@ export interface StackOptions {
   /** repair tickets: grace period and sweep interval (the collector's defaults when unset) */
   ticketOpenAfterMs?: number;
   ticketSweepMs?: number;
+  /** a tile server for the console */
+  mapTiles?: MapTiles;
 }
 
 export interface Stack {
@@ -80,6 +83,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     brokerStats: () => ({ ...broker.stats() }),
     ticketOpenAfterMs: opts.ticketOpenAfterMs,
     ticketSweepMs: opts.ticketSweepMs,
+    mapTiles: opts.mapTiles,
   });
   const conn = { url: opts.influxUrl, db: opts.influxDb };
   const stack: Stack = {
