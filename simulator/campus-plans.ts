@@ -154,6 +154,36 @@ export function demoCampusCameras(schools: Array<Pick<SchoolInput, 'code' | 'lon
   return { brokenSchool, cameras };
 }
 
+/** Kinds of gear the demo enrolls with a place on the plan (APs stay in the inbox for the administrator to try). */
+const PLACED_GEAR = new Set(['class-board', 'display', 'switch', 'router', 'ups', 'sensor', 'nvr', 'ap-controller']);
+
+/**
+ * Where the demo puts a school's other gear: classroom devices in a grid over the teaching building
+ * (one classroom per 5 m), network and power gear in its north-east corner (the network closet).
+ */
+export function gearPlacement(school: Pick<SchoolInput, 'code' | 'lon' | 'lat'>, kind: string, index: number): Placement {
+  const frame = new LocalFrame({ lon: school.lon!, lat: school.lat! });
+  const [x, y] =
+    kind === 'class-board' || kind === 'display'
+      ? [12.5 + (index % 8) * 5 + (kind === 'display' ? 1.5 : 0), 37.5 + (Math.floor(index / 8) % 4) * 5]
+      : [47 - (index % 4) * 1.5, 52.5 - Math.floor(index / 4) * 1.5];
+  const g = frame.toLonLat({ x, y });
+  return { building: '教学楼', ...(kind === 'class-board' || kind === 'display' ? { room: `${101 + index}` } : { room: '网络机房' }), position: { lon: Number(g.lon.toFixed(9)), lat: Number(g.lat.toFixed(9)) } };
+}
+
+/** Enrolls the school's found gear of PLACED_GEAR kinds, each at its demo place (actor `demo`). */
+export async function enrollDemoGear(db: Db, school: Pick<SchoolInput, 'code' | 'lon' | 'lat'>, agentId: string): Promise<number> {
+  const en = new Enrollment(db);
+  const found = (await en.devicesInStates(school.code, ['discovered', 'seen'])).filter((d) => d.agentId === agentId && PLACED_GEAR.has(d.kind));
+  const perKind = new Map<string, number>();
+  for (const d of found) {
+    const i = perKind.get(d.kind) ?? 0;
+    perKind.set(d.kind, i + 1);
+    await en.accept({ schoolCode: school.code, agentId, deviceId: d.deviceId }, gearPlacement(school, d.kind, i), 'demo');
+  }
+  return found.length;
+}
+
 /** Enrolls a plan's cameras, discovered by `agentId`, with their placements (actor `demo`). */
 export async function enrollCampusCameras(db: Db, schoolCode: string, spec: CampusPlanSpec, agentId: string): Promise<void> {
   const en = new Enrollment(db);
@@ -206,6 +236,9 @@ export async function startDemoCampus(o: { db: Db; inventory: Inventory; schools
     }
     try {
       await enrollCampusCameras(o.db, code, spec, o.agentId);
+      // the rest of the gear the agent has found by now (discovery ran alongside the cameras')
+      const school = o.schools.find((s) => s.code === code)!;
+      await enrollDemoGear(o.db, school, o.agentId);
       result.enrolled.push(code);
     } catch (err) {
       result.missing[code] = `enrollment failed: ${(err as Error).message}`;

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { agentClientId, agentTopic, type DiscoveryMessage, type StatusMessage, type TelemetryMessage } from '../../protocol/index.ts';
+import { agentClientId, agentTopic, type DiscoveredDevice, type DiscoveryMessage, type StatusMessage, type TelemetryMessage } from '../../protocol/index.ts';
 import { campusPlanFor, type CampusPlanSpec } from '../../simulator/campus-plans.ts';
 import { seedDemoCity } from '../../simulator/demo-city.ts';
 import { uniqueDbName } from '../setup/influx.ts';
@@ -42,8 +42,8 @@ export interface ConsoleFixture {
   shot(name: string): Promise<void>;
   /** sets the admin token (and a name for the history) in the console's settings box */
   signIn(): Promise<void>;
-  /** the gateway reports a newly found camera (an incremental discovery) */
-  announce(deviceId: string): Promise<void>;
+  /** the gateway reports a newly found device, a camera unless said (an incremental discovery) */
+  announce(deviceId: string, kind?: 'camera' | 'ups' | 'switch' | 'class-board'): Promise<void>;
   /** the page position of a WGS84 point on the console's map */
   pointOf(lat: number, lon: number): Promise<{ x: number; y: number }>;
   close(): Promise<void>;
@@ -123,8 +123,12 @@ export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl:
       await page.locator('[data-testid=actor]').fill('测试管理员');
       await page.locator('[data-testid=save-settings]').click();
     },
-    async announce(deviceId) {
-      await send('discovery', { full: false, devices: [{ device: deviceId, kind: 'camera', protocol: 'onvif', address: '127.0.0.1:8099', attributes: { manufacturer: 'Dahua', model: 'IPC-HFW2441S', resolution: '2688x1520' } }] });
+    async announce(deviceId, kind = 'camera') {
+      const device: DiscoveredDevice =
+        kind === 'camera'
+          ? { device: deviceId, kind, protocol: 'onvif' as const, address: '127.0.0.1:8099', attributes: { manufacturer: 'Dahua', model: 'IPC-HFW2441S', resolution: '2688x1520' } }
+          : { device: deviceId, kind, protocol: kind === 'ups' ? ('modbus' as const) : kind === 'switch' ? ('snmp' as const) : ('http' as const), address: '127.0.0.1:8098', attributes: {} };
+      await send('discovery', { full: false, devices: [device] });
     },
     pointOf: (lat, lon) =>
       page.evaluate(([la, lo]) => {

@@ -53,6 +53,23 @@ describe('repair tickets in the console', () => {
     expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   });
 
+  it('draws enrolled gear other than cameras on the campus plan, with its status', async () => {
+    const { page } = f;
+    await f.announce('ups-closet', 'ups');
+    await waitFor('the UPS in the inventory', async () => ((await f.stack.inventory.listDevices(SCHOOL_A)).some((d) => d.deviceId === 'ups-closet') ? true : undefined));
+    const school = await f.api<{ lon: number; lat: number }>(`/api/v1/schools/${SCHOOL_A}`);
+    await f.api(`/api/v1/schools/${SCHOOL_A}/devices/gw-1/ups-closet/accept`, { method: 'POST', body: JSON.stringify({ placement: { building: '教学楼', room: '网络机房', position: { lon: school.lon + 0.0004, lat: school.lat + 0.0004 } } }) });
+    await page.goto(`${f.base}/#/school/${SCHOOL_A}`);
+    await page.reload(); // the same school view was open: load it afresh
+    const icon = page.locator('.gear-icon.gear-ups');
+    await icon.waitFor();
+    expect(await icon.getAttribute('class')).toMatch(/\bup\b/); // its gateway is online and it was just seen
+    expect(await icon.innerText()).toBe('电');
+    await icon.click();
+    await page.locator('[data-testid=device-detail][data-device=ups-closet]').waitFor();
+    await f.shot('gear-icons.png');
+  });
+
   it('counts open tickets in the county table and on the city map', async () => {
     const { page } = f;
     await page.goto(`${f.base}/#/county/${COUNTY}`);

@@ -9,6 +9,7 @@ import { DevicePanel } from './DeviceDetail';
 import { CameraPlacer, type PlacingTarget } from './CameraPlacer';
 import { PlannedImport } from './PlannedImport';
 import { TicketList } from './TicketList';
+import { drawGearIcons, type GearOnMap } from './DeviceIcons';
 import { PlanEditor } from './PlanEditor';
 import { FloorPlan } from './FloorPlanControls';
 import { ExportButton } from './ExportButton';
@@ -39,6 +40,20 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
   const [draft, setDraft] = useState<FeatureCollection | null>(null);
 
   const reload = useCallback(() => setRev((r) => r + 1), []);
+  /** enrolled devices with their place and status, for the icons of the gear that is not a camera */
+  const [gear, setGear] = useState<GearOnMap[]>([]);
+
+  useEffect(() => {
+    const g = L.featureGroup().addTo(map);
+    const n = drawGearIcons(
+      g,
+      gear,
+      (d) => `${kindName(t, d.kind)} ${d.deviceId}${d.room ? ` · ${d.building ?? ''} ${d.room}` : ''} · ${d.online ? t('online') : t('offline')}`,
+      (d) => go({ view: 'school', school: code, selected: d.deviceId }),
+    );
+    map.getContainer().dataset.gearIcons = String(n);
+    return () => void g.remove();
+  }, [map, gear, code, t]);
 
   useEffect(() => {
     let alive = true;
@@ -63,6 +78,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
         setDevices(ds);
         // every enrolled device's placement (a camera's heading), from the console route `GET …/map` when the collector has it
         if (m?.devices) setKnown((k) => new Map([...k, ...m.devices!.filter((x) => x.deviceId).map((x) => [x.deviceId!, placementOf(x)] as const)]));
+        setGear((m?.devices ?? []) as GearOnMap[]);
       } catch (err) {
         if (alive) setError((err as Error).message);
       }
