@@ -155,5 +155,5 @@ describe('edge agent end to end (aedes broker, simulated SNMP gear)', () => {
     await late.endAsync();
     watcher.end(true);
     await broker.stop();
-  });
+  }, 150_000); // several 30 s waits in a row when the machine is loaded (CI runs browser tests alongside); each names what it waited for
 });
