@@ -18,6 +18,7 @@ import { Tickets } from '../tickets/store.ts';
 import { AGENT_ID_PATTERN } from '../../protocol/index.ts';
 import type { ApiDeps } from './app.ts';
 import { ApiError } from './errors.ts';
+import { mapLimit } from './limit.ts';
 import { EventBus, registerEventRoutes } from './events.ts';
 import * as S from './schemas.ts';
 
@@ -113,20 +114,6 @@ export interface ComplianceRouteDeps extends ApiDeps {
   requireToken: (req: FastifyRequest) => Promise<void>;
 }
 
-/** Runs `fn` over items, `n` at a time, keeping order. */
-async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
 
 async function cityOf(inv: Inventory, code?: string): Promise<{ city: Region; counties: Region[] }> {
   const cities = await inv.listRegions({ level: 'city' });

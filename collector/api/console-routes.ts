@@ -29,6 +29,7 @@ import { Tickets } from '../tickets/store.ts';
 import type { MapTiles } from './map-tiles.ts';
 import type { EventBus } from './events.ts';
 import { ApiError } from './errors.ts';
+import { mapLimit } from './limit.ts';
 import * as S from './schemas.ts';
 
 export const DEFAULT_CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console', 'dist');
@@ -219,15 +220,6 @@ export function worstOf(c: SchoolCompliance | null): WorstFinding {
 
 const WORST_ORDER: WorstFinding[] = ['fail', 'warning', 'unknown', 'ok'];
 
-/** Runs `fn` over items, `n` at a time. */
-async function eachLimit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 /** Every school's compliance, kept for the map (see the file comment). */
 export class MapCache {
@@ -283,7 +275,7 @@ export class MapCache {
       const e = this.entries.get(x.code);
       return !e || e.school.updatedAt.getTime() !== x.updatedAt.getTime();
     });
-    await eachLimit(changed, 4, async (x) => void this.entries.set(x.code, await this.summarise(x)));
+    await mapLimit(changed, 4, async (x) => void this.entries.set(x.code, await this.summarise(x)));
     this.stamp = stamp;
   }
 
@@ -294,7 +286,7 @@ export class MapCache {
         this.stamp = await this.schoolsStamp();
         const schools = await this.deps.inventory.listSchools();
         const next = new Map<string, SchoolSummary>();
-        await eachLimit(schools, 4, async (s) => void next.set(s.code, await this.summarise(s)));
+        await mapLimit(schools, 4, async (s) => void next.set(s.code, await this.summarise(s)));
         this.entries = next;
         this.built = true;
         this.builtAt = started;
@@ -308,7 +300,7 @@ export class MapCache {
   private async refreshDirty(): Promise<void> {
     const codes = [...this.dirty];
     this.dirty.clear();
-    await eachLimit(codes, 2, async (code) => {
+    await mapLimit(codes, 2, async (code) => {
       const s = await this.deps.inventory.getSchool(code);
       if (s) this.entries.set(code, await this.summarise(s));
       else this.entries.delete(code);
