@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { TICKET_ACTIONS, TICKET_STATES, type Tickets, type Ticket, type TicketAction, type TicketState } from '../tickets/store.ts';
+import { ticketEvent } from '../tickets/watcher.ts';
 import type { EventBus } from './events.ts';
 import { actorOf } from './enrollment-routes.ts';
 import { periodOf } from './compliance-routes.ts';
@@ -79,7 +80,7 @@ export function registerTicketRoutes(
   const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
   const write = { preHandler: deps.requireToken };
   const changed = (t: Ticket): Ticket => {
-    deps.events.publish({ type: 'ticket', school: t.schoolCode, county: t.countyCode, ticketId: t.id, state: t.state, fault: t.fault, agentId: t.agentId, deviceId: t.deviceId, title: t.title, at: t.updatedAt });
+    deps.events.publish(ticketEvent(t));
     return t;
   };
 

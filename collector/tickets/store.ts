@@ -145,7 +145,7 @@ export class Tickets {
       const [d] = await this.db.query(`SELECT 1 FROM devices WHERE school_code = $1 AND agent_id = $2 AND device_id = $3`, [t.schoolCode, t.agentId, t.deviceId]);
       if (!d) throw new InventoryError('not-found', `no device ${t.agentId}/${t.deviceId} at school ${t.schoolCode}`);
     }
-    return this.insert({ ...t, fault: 'manual' }, 'manual', actor, at, at);
+    return this.db.transaction(async (tx) => (await this.insertOpen(tx, { ...t, fault: 'manual' }, 'manual', actor, at, at))!);
   }
 
   /**
@@ -170,16 +170,8 @@ export class Tickets {
         const ticket = await new Tickets(tx).act(recent.id, 'reopen', 'system', `再次故障：${t.detail ?? t.title}`, {}, at);
         return { ticket, reopened: true };
       }
-      const [row] = await tx.query<{ id: number }>(
-        `INSERT INTO tickets (school_code, agent_id, device_id, fault, title, detail, state, source, opened_at, fault_since, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'open', 'auto', $7, $8, $7)
-         ON CONFLICT (school_code, coalesce(agent_id, ''), coalesce(device_id, '')) WHERE source = 'auto' AND state IN ('open', 'in-progress') DO NOTHING
-         RETURNING id::int AS id`,
-        [t.schoolCode, t.agentId ?? null, t.deviceId ?? null, t.fault, t.title, t.detail ?? null, at, since],
-      );
-      if (!row) return null;
-      await this.event(tx, row.id, 'open', null, 'open', 'system', t.detail ?? null, at);
-      return { ticket: (await new Tickets(tx).get(row.id))!, reopened: false };
+      const ticket = await this.insertOpen(tx, t, 'auto', 'system', at, since);
+      return ticket && { ticket, reopened: false };
     });
   }
 
@@ -263,16 +255,21 @@ export class Tickets {
     });
   }
 
-  private async insert(t: NewTicket, source: 'auto' | 'manual', actor: string, at: Date, since: Date): Promise<Ticket> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx.query<{ id: number }>(
-        `INSERT INTO tickets (school_code, agent_id, device_id, fault, title, detail, state, source, opened_at, fault_since, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $8) RETURNING id::int AS id`,
-        [t.schoolCode, t.agentId ?? null, t.deviceId ?? null, t.fault, t.title, t.detail ?? null, source, at, since],
-      );
-      await this.event(tx, row!.id, 'open', null, 'open', actor, t.detail ?? null, at);
-      return (await new Tickets(tx).get(row!.id))!;
-    });
+  /**
+   * Inserts an open ticket with its `open` event, inside `tx`. Null only for an automatic ticket
+   * when one is already unfinished for the device (the partial unique index covers `auto` alone).
+   */
+  private async insertOpen(tx: Db, t: NewTicket, source: 'auto' | 'manual', actor: string, at: Date, since: Date): Promise<Ticket | null> {
+    const [row] = await tx.query<{ id: number }>(
+      `INSERT INTO tickets (school_code, agent_id, device_id, fault, title, detail, state, source, opened_at, fault_since, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $8)
+       ON CONFLICT (school_code, coalesce(agent_id, ''), coalesce(device_id, '')) WHERE source = 'auto' AND state IN ('open', 'in-progress') DO NOTHING
+       RETURNING id::int AS id`,
+      [t.schoolCode, t.agentId ?? null, t.deviceId ?? null, t.fault, t.title, t.detail ?? null, source, at, since],
+    );
+    if (!row) return null;
+    await this.event(tx, row.id, 'open', null, 'open', actor, t.detail ?? null, at);
+    return new Tickets(tx).get(row.id);
   }
 
   private async event(tx: Db, id: number, action: TicketEvent['action'], from: TicketState | null, to: TicketState, actor: string, note: string | null, at: Date): Promise<void> {

@@ -11,7 +11,7 @@
  * (tickets already open stay open, and are resolved only by a reading that shows the device working).
  */
 import type { Reading } from '../../protocol/index.ts';
-import type { EventBus } from '../api/events.ts';
+import type { CampusEvent, EventBus } from '../api/events.ts';
 import type { IngestObserver } from '../ingest/ingest.ts';
 import type { Db } from '../store/db.ts';
 import { FAULT_TITLE, faultOf, worse, type Fault } from './faults.ts';
@@ -38,6 +38,9 @@ interface Failing {
   since: number;
   last: number;
 }
+
+/** The live-channel event for a ticket that opened or changed (the watcher's and people's changes alike). */
+export const ticketEvent = (t: Ticket): CampusEvent => ({ type: 'ticket', school: t.schoolCode, county: t.countyCode, ticketId: t.id, state: t.state, fault: t.fault, agentId: t.agentId, deviceId: t.deviceId, title: t.title, at: t.updatedAt });
 
 const deviceKey = (school: string, agent: string, device: string | null) => `${school}/${agent}/${device ?? ''}`;
 
@@ -205,7 +208,7 @@ export class TicketWatcher implements IngestObserver {
   }
 
   private publish(t: Ticket): void {
-    this.o.events?.publish({ type: 'ticket', school: t.schoolCode, county: t.countyCode, ticketId: t.id, state: t.state, fault: t.fault, agentId: t.agentId, deviceId: t.deviceId, title: t.title, at: t.updatedAt });
+    this.o.events?.publish(ticketEvent(t));
   }
 }
 
