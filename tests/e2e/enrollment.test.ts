@@ -82,7 +82,7 @@ describe('enrollment inbox over the API', () => {
   it('a retired device is no longer polled: the agent gets the decision on its config topic', async () => {
     const systemPoints = async () => rows(await stack.query(`SELECT count("uptimeSec") FROM "system" WHERE "school" = '${SCHOOL_A}' AND "device" = 'ap-1'`))[0]?.count ?? 0;
     await agent.pollNow();
-    const before = await waitFor('ap-1 polled', async () => ((await systemPoints()) as number) > 0 ? ((await systemPoints()) as number) : undefined);
+    await waitFor('ap-1 polled', async () => ((await systemPoints()) as number) > 0 ? true : undefined);
     const res = await api(`/api/v1/schools/${SCHOOL_A}/devices/gw-1/ap-1/retire`, { method: 'POST', body: JSON.stringify({ note: '拆除' }) });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { state: string }).state).toBe('retired');
@@ -91,8 +91,9 @@ describe('enrollment inbox over the API', () => {
       await agent.pollNow();
       return agent.stats().notPolled > skipped ? true : undefined;
     });
-    // From now on every poll stores sw-1 and nothing of ap-1. The poll that was already in
-    // flight when the decision arrived may still land, so count from after one more poll.
+    // From now on every poll stores sw-1 and nothing of ap-1. Polls that were already in flight
+    // when the decision arrived may still land (how many depends on load: the earlier test's polls
+    // can land late too), so count from after one more complete poll, not from before retiring.
     const swCount = async () => rows(await stack.query(`SELECT count("uptimeSec") FROM "system" WHERE "device" = 'sw-1'`))[0]?.count as number;
     const pollAndWait = async () => {
       const sw = await swCount();
@@ -101,7 +102,7 @@ describe('enrollment inbox over the API', () => {
     };
     await pollAndWait();
     const apNow = (await systemPoints()) as number;
-    expect(apNow).toBeLessThanOrEqual(before + 1);
+    expect(apNow).toBeGreaterThan(0);
     await pollAndWait();
     await pollAndWait();
     expect(await systemPoints()).toBe(apNow);
