@@ -23,14 +23,14 @@ import { campusCameraSpecs, campusPlanFor, type CampusPlanSpec } from '../../sim
 import { startSimulatedSchool, type SimulatedSchool } from '../../simulator/school.ts';
 import { seedDemoCity } from '../../simulator/demo-city.ts';
 import { uniqueDbName } from '../setup/influx.ts';
-import { CHROMIUM_ARGS, serveConsole } from './serve-console.ts';
+import { BROWSER_TEST_TIMEOUT_MS, BROWSER_WAIT_TIMEOUT_MS, CHROMIUM_ARGS, serveConsole } from './serve-console.ts';
 import { CITY, COUNTY, SCHOOL_A, startStack, waitFor, type Stack } from '../e2e/stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DIST = join(ROOT, 'console', 'dist');
 const OUT = join(ROOT, 'tests', 'browser', 'output');
 const quiet = { info() {}, warn() {}, error() {} };
-describe('map console in Chromium', () => {
+describe('map console in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let stack: Stack;
   let cams: SimulatedSchool;
   let agent: RunningAgent;
@@ -84,6 +84,7 @@ describe('map console in Chromium', () => {
       locale: 'zh-CN',
     });
     page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.setDefaultTimeout(BROWSER_WAIT_TIMEOUT_MS);
   }, 240_000);
 
   afterAll(async () => {
@@ -248,11 +249,17 @@ describe('map console in Chromium', () => {
     expect(xlsx.suggestedFilename()).toBe(`compliance-${COUNTY}-${month}.xlsx`);
     const xlsxBytes = await readFile((await xlsx.path())!);
     expect(xlsxBytes.subarray(0, 2).toString('latin1')).toBe('PK');
+    // an earlier month from the list (not a native month input, which the browser draws in its own locale)
+    const earlier = (await page.locator('[data-testid=report-month] option').nth(1).getAttribute('value'))!;
+    expect(earlier < month).toBe(true);
+    await page.locator('[data-testid=report-month]').selectOption(earlier);
+    expect(await page.locator('[data-testid=export-report]').getAttribute('href')).toBe(`/api/v1/reports/compliance.xlsx?county=${COUNTY}&month=${earlier}`);
     await shot('county-en-finding-filter.png');
 
-    // back to Chinese for whoever runs next in this browser profile
+    // back to Chinese for whoever runs next in this browser profile; months read 2026年11月 there
     await page.locator('[data-testid=lang]').click();
     await page.locator('[data-testid=finding-filter] option', { hasText: '关键区域未全覆盖' }).waitFor({ state: 'attached' });
+    expect(await page.locator('[data-testid=report-month] option').first().textContent()).toBe(`${month.slice(0, 4)}年${Number(month.slice(5))}月`);
   });
 
   it('device detail: a camera shows its health-ladder step, a UPS its battery chart; a CSV of planned devices with a bad row shows the row', async () => {

@@ -278,6 +278,11 @@ export const en: Messages = {
   'fp.deleted': 'Floor plan deleted',
   'fp.loadFailed': 'Could not load the floor-plan image (deleted or replaced meanwhile: reload; or the file is damaged)',
   // device kinds
+  'deviceState.seen': 'Reporting, not discovered',
+  'deviceState.discovered': 'Discovered, not enrolled',
+  'deviceState.enrolled': 'Enrolled',
+  'deviceState.rejected': 'Rejected',
+  'deviceState.retired': 'Retired',
   'kind.camera': 'Camera',
   'kind.nvr': 'NVR',
   'kind.switch': 'Switch',

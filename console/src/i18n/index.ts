@@ -20,9 +20,15 @@ export const pct = (x: number | null | undefined): string => (x == null || Numbe
 export const num = (x: number | null | undefined): string => (x == null || Number.isNaN(x) ? '—' : numFmt.format(x));
 export const date = (iso: string | null | undefined): string => (iso ? dateFmt.format(new Date(iso)) : '—');
 
-/** A device kind in the UI language; the raw kind when this console does not know it. */
-export function kindName(t: (k: MessageKey) => string, kind: string): string {
-  const key = `kind.${kind}` as MessageKey;
+/** A message under `prefix.` in the UI language; the raw value when this console does not know it. */
+function labelOr(t: (k: MessageKey) => string, prefix: string, value: string): string {
+  const key = `${prefix}.${value}` as MessageKey;
   const v = t(key);
-  return v === key ? kind : v;
+  return v === key ? value : v;
 }
+
+/** A device kind in the UI language; the raw kind when this console does not know it. */
+export const kindName = (t: (k: MessageKey) => string, kind: string): string => labelOr(t, 'kind', kind);
+
+/** A device's enrollment state (seen, discovered, enrolled, rejected, retired) in the UI language. */
+export const deviceStateName = (t: (k: MessageKey) => string, state: string): string => labelOr(t, 'deviceState', state);

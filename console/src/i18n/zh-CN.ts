@@ -276,6 +276,11 @@ export const zhCN = {
   'fp.deleted': '平面图已删除',
   'fp.loadFailed': '无法加载平面图图片（可能已被他人删除或替换，请刷新；或文件已损坏）',
   // device kinds
+  'deviceState.seen': '有数据未发现',
+  'deviceState.discovered': '已发现待登记',
+  'deviceState.enrolled': '已登记',
+  'deviceState.rejected': '已拒绝',
+  'deviceState.retired': '已退役',
   'kind.camera': '摄像机',
   'kind.nvr': '录像机',
   'kind.switch': '交换机',

@@ -3,6 +3,7 @@ import L from 'leaflet';
 import { get, isAbort, type CityMap, type SchoolsMap, type Worst } from '../api';
 import { num, pct } from '../i18n/index';
 import { currentMonth, reportUrl } from '../export';
+import { MonthPicker } from './MonthPicker';
 import { useLiveBatch } from '../live';
 import { go, INDICATORS, type Indicator, type Route } from '../route';
 import type { ViewProps } from '../App';
@@ -167,7 +168,7 @@ export function CityView({ map, t, lang, city, live, wall, scale, route }: ViewP
       <p className="exports">
         <ExportButton testId="export-ranking" t={t} disabled={!cityMap?.ranking.length} make={() => cityMap && rankingTable(t, lang, cityMap, t(`ind.${ind}`))} />{' '}
         <label>
-          {t('month')} <input data-testid="report-month" type="month" value={month} max={currentMonth()} onChange={(e) => setMonth(e.target.value || currentMonth())} />
+          {t('month')} <MonthPicker value={month} lang={lang} onChange={setMonth} />
         </label>{' '}
         <a data-testid="export-report" className="button" href={reportUrl({ ...(city ? { city: city.code } : {}), month })} download title={t('exportReportHint')}>{t('exportReport')}</a>
       </p>

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import L from 'leaflet';
 import { get, mapLimit, schoolPath, type Finding, type School, type SchoolCompliance } from '../api';
 import { currentMonth, reportUrl } from '../export';
+import { MonthPicker } from './MonthPicker';
 import { useLiveBatch } from '../live';
 import { num, pct, type MessageKey } from '../i18n/index';
 import { go, hashOf, type Route } from '../route';
@@ -178,7 +179,7 @@ export function CountyView({ map, t, lang, city, live, wall, scale, route }: Vie
       <p className="exports">
         <ExportButton testId="export-table" t={t} disabled={!rows.length} make={exportTable} />{' '}
         <label>
-          {t('month')} <input data-testid="report-month" type="month" value={month} max={currentMonth()} onChange={(e) => setMonth(e.target.value || currentMonth())} />
+          {t('month')} <MonthPicker value={month} lang={lang} onChange={setMonth} />
         </label>{' '}
         <a data-testid="export-report" className="button" href={reportUrl({ county: route.county, month })} download title={t('exportReportHint')}>{t('exportReport')}</a>
         <span className="muted" data-testid="row-count"> {t('shownOf')} {num(rows.length)}/{num(schools.length)}</span>

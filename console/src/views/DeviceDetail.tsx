@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { ApiFailure, get, SERIES_RANGES, seriesPath, type DeviceDetail as Dev, type SeriesRange, type SeriesResult } from '../api';
-import { date, kindName, num, type MessageKey } from '../i18n/index';
+import { date, deviceStateName, kindName, num, type MessageKey } from '../i18n/index';
 import type { T } from '../App';
 
 /** What a device kind charts: one or two lines from one measurement (null: no chart). */
@@ -140,7 +140,7 @@ export function DevicePanel({ school, device, step, onClose, onMove, t }: { scho
       <table>
         <tbody>
           <tr><th>{t('kind')}</th><td>{kindName(t, device.kind)}</td></tr>
-          <tr><th>{t('state')}</th><td data-testid="device-state">{device.state}{device.goneAt ? ` · ${t('offline')}` : ''}</td></tr>
+          <tr><th>{t('state')}</th><td data-testid="device-state" data-state={device.state}>{deviceStateName(t, device.state)}{device.goneAt ? ` · ${t('offline')}` : ''}</td></tr>
           <tr><th>{t('address')}</th><td>{device.address ?? '—'}</td></tr>
           {device.protocol && <tr><th>{t('protocol')}</th><td>{device.protocol}</td></tr>}
           {device.profile && <tr><th>{t('profile')}</th><td>{device.profile}</td></tr>}
