@@ -13,11 +13,12 @@ import type { Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SCHOOL_A, waitFor } from '../e2e/stack.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
 interface Coverage { weightedCoverage: number; areas: { id: string; coveredShare: number; fullyCovered: boolean }[] }
 const covered = (c: Coverage, id: string) => c.areas.find((a) => a.id === id)!.coveredShare;
 
-describe('coverage preview while placing and moving cameras', () => {
+describe('coverage preview while placing and moving cameras', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   /** preview requests: how many sent, and the most ever in flight at once */
   const previews = { sent: 0, inFlight: 0, maxInFlight: 0 };

@@ -12,7 +12,7 @@ import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { COUNTY, SCHOOL_A, waitFor } from '../e2e/stack.ts';
 import { OUT, startConsoleFixture, type ConsoleFixture } from './fixture.ts';
-import { CHROMIUM_ARGS } from './serve-console.ts';
+import { BROWSER_TEST_TIMEOUT_MS, BROWSER_WAIT_TIMEOUT_MS, CHROMIUM_ARGS } from './serve-console.ts';
 
 const DESK = { width: 1366, height: 768 };
 const UHD = { width: 3840, height: 2160 };
@@ -121,7 +121,7 @@ async function openSchool(page: Page): Promise<void> {
   await page.waitForFunction(() => document.getElementById('map')?.dataset.campus === '1');
 }
 
-describe('console at 1366×768, on a 4K monitor and on the wall display', () => {
+describe('console at 1366×768, on a 4K monitor and on the wall display', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   const desk = { h2: 0, rank: 0, label: 0, marker: 0 };
 
@@ -244,6 +244,7 @@ describe('console at 1366×768, on a 4K monitor and on the wall display', () => 
     try {
       const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 }, deviceScaleFactor: 2, locale: 'zh-CN' });
       const page = await ctx.newPage();
+      page.setDefaultTimeout(BROWSER_WAIT_TIMEOUT_MS);
       await openCity(page, f.base, '&display=wall');
       expect(await page.evaluate(() => [innerWidth, innerHeight, devicePixelRatio])).toEqual([1920, 1080, 2]);
       const l = await expectFits(page, 'wall 1080p@2x city');

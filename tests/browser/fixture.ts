@@ -18,7 +18,7 @@ import { agentClientId, agentTopic, type DiscoveredDevice, type DiscoveryMessage
 import { campusPlanFor, type CampusPlanSpec } from '../../simulator/campus-plans.ts';
 import { seedDemoCity } from '../../simulator/demo-city.ts';
 import { uniqueDbName } from '../setup/influx.ts';
-import { CHROMIUM_ARGS } from './serve-console.ts';
+import { BROWSER_WAIT_TIMEOUT_MS, CHROMIUM_ARGS } from './serve-console.ts';
 import type { MapTiles } from '../../collector/api/map-tiles.ts';
 import { CITY, SCHOOL_A, startStack, waitFor, type Stack } from '../e2e/stack.ts';
 
@@ -106,6 +106,7 @@ export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl:
     acceptDownloads: true,
   });
   const page = ctx.pages()[0] ?? (await ctx.newPage());
+  page.setDefaultTimeout(BROWSER_WAIT_TIMEOUT_MS);
   const base = stack.collector.url;
 
   return {

@@ -14,6 +14,7 @@ import { LocalFrame } from '../../collector/compliance/geometry/index.ts';
 import { campusPlanPng } from '../fixtures/floorplan/png.ts';
 import { SCHOOL_A } from '../e2e/stack.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
 interface LonLat { lon: number; lat: number }
 interface Georef { topLeft: LonLat; topRight: LonLat; bottomLeft: LonLat }
@@ -21,7 +22,7 @@ interface Meta { width: number; height: number; contentType: string; uploadedBy:
 type Corner = keyof Georef;
 const HANDLE: Record<Corner, string> = { topLeft: '.fp-tl', topRight: '.fp-tr', bottomLeft: '.fp-bl' };
 
-describe('floor-plan image in Chromium', () => {
+describe('floor-plan image in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   let frame: LocalFrame;
   const plan = campusPlanPng(); // 320 × 280 px, 2 px/m, the campus with a 20 m margin

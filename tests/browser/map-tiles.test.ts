@@ -9,8 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodePng } from '../fixtures/floorplan/png.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
-describe('console with a configured tile server', () => {
+describe('console with a configured tile server', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   let tiles: http.Server;
   const requested: string[] = [];

@@ -16,12 +16,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalFrame } from '../../collector/compliance/geometry/index.ts';
 import { SCHOOL_A } from '../e2e/stack.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
 interface Feature { id: string; properties: Record<string, unknown>; geometry: { type: string; coordinates: number[][] | number[][][] } }
 interface Campus { features: Feature[] }
 type XY = { x: number; y: number };
 
-describe('campus-plan editor in Chromium', () => {
+describe('campus-plan editor in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   let frame: LocalFrame;
 

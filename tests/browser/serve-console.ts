@@ -9,6 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 
 /** Debian's Chromium, headless, with no background traffic (PLATFORM-NOTES, Browser). */
+/**
+ * Browser tests wait for what a user would see, each wait bounded. CI runs them beside 70 other test
+ * files on two cores, where a school page can take many seconds to settle: generous bounds only make
+ * a failing run slower, never a passing one.
+ */
+export const BROWSER_TEST_TIMEOUT_MS = 180_000;
+export const BROWSER_WAIT_TIMEOUT_MS = 60_000;
+
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };

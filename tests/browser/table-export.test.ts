@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CITY, COUNTY, SCHOOL_A } from '../e2e/stack.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
 const today = () => new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai' }).format(new Date());
 
@@ -25,7 +26,7 @@ const headers = (ws: ExcelJS.Worksheet) => (ws.getRow(3).values as unknown[]).sl
 /** Data rows (below the title, filter line and header). */
 const dataRows = (ws: ExcelJS.Worksheet) => Array.from({ length: ws.rowCount - 3 }, (_, i) => ws.getRow(i + 4));
 
-describe('table exports to Excel', () => {
+describe('table exports to Excel', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   beforeAll(async () => {
     f = await startConsoleFixture({ pgAdminUrl: inject('postgresUrl'), influxUrl: inject('influxUrl') });

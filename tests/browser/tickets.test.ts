@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Ticket } from '../../collector/tickets/store.ts';
 import { COUNTY, SCHOOL_A, waitFor } from '../e2e/stack.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
+import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
-describe('repair tickets in the console', () => {
+describe('repair tickets in the console', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   beforeAll(async () => {
     f = await startConsoleFixture({ pgAdminUrl: inject('postgresUrl'), influxUrl: inject('influxUrl'), ticketOpenAfterMs: 1_000 });
