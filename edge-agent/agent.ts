@@ -76,6 +76,8 @@ export interface AgentStats {
   notPolled: number;
   /** devices found by discovery and currently polled */
   discovered: number;
+  /** addresses discovery scans left unprobed because discovery.allow refuses them (SNMP, Modbus, HTTP) */
+  notAllowed: number;
 }
 
 /** What one discovery scan changed; the `rescan` command answers with it. */
@@ -115,7 +117,7 @@ function loadCredentials(config: AgentConfig, log: AgentLogger): CredentialStore
   }
 }
 
-/** Where ONVIF, Modbus and HTTP probes may go (discovery.allow; default loopback only). */
+/** Where SNMP, ONVIF, Modbus and HTTP probes may go (discovery.allow; default loopback only). */
 function allowFrom(config: AgentConfig): (host: string) => boolean {
   const matchers = (config.discovery?.allow ?? ['127.0.0.0/8', '::1']).map((p) => compileAddressPattern(p));
   return (host) => {
@@ -164,7 +166,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
   };
   const queue = DiskQueue.open(path.join(config.dataDir, 'queue'), { maxMessages: config.queue.maxMessages, logger: log });
   const startedAt = Date.now();
-  const s = { polls: 0, pollFailures: 0, readings: 0, skippedVarbinds: 0, invalidReadings: 0, messagesQueued: 0, messagesSent: 0, connects: 0, connectErrors: 0, badCommands: 0, events: 0, scans: 0, notPolled: 0 };
+  const s = { polls: 0, pollFailures: 0, readings: 0, skippedVarbinds: 0, invalidReadings: 0, messagesQueued: 0, messagesSent: 0, connects: 0, connectErrors: 0, badCommands: 0, events: 0, scans: 0, notPolled: 0, notAllowed: 0 };
   let stopping = false;
 
   const status = (state: 'online' | 'offline', reason?: string): Buffer =>
@@ -343,6 +345,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
     registry,
     credentials: loadCredentials(config, log),
     allow: allowFrom(config),
+    allowRule: `discovery.allow [${(config.discovery?.allow ?? []).join(', ')}]`,
     log,
   };
   function makeSources(): DiscoverySource[] {
@@ -497,8 +500,9 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
       for (const e of ch.added) log.info(`discovery (${p}): new device ${e.id} at ${e.address} (${e.what})`);
       for (const c of ch.changed) log.info(`discovery (${p}): ${c.id} changed (${c.what.join(', ')})${c.what.includes('address') ? `: now at ${c.address}, was ${c.previousAddress}` : ''}`);
       for (const e of ch.gone) log.info(`discovery (${p}): ${e.id} gone (missing from ${e.missedScans} scans)`);
-      log.info(`discovery (${p}): ${ch.probed} addresses probed, ${ch.found} answered, ${ch.added.length} new, ${ch.changed.length} changed, ${ch.gone.length} gone`);
+      log.info(`discovery (${p}): ${ch.probed} addresses probed, ${ch.notAllowed > 0 ? `${ch.notAllowed} not allowed, ` : ''}${ch.found} answered, ${ch.added.length} new, ${ch.changed.length} changed, ${ch.gone.length} gone`);
       total.found += ch.found;
+      s.notAllowed += ch.notAllowed;
       total.new += ch.added.length;
       total.changed += ch.changed.length;
       total.gone += ch.gone.length;

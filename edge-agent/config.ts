@@ -135,8 +135,13 @@ export const DiscoveryConfig = Type.Object(
     /** the gateway-local credential store (edge-agent/credentials.ts); its secrets never leave the gateway */
     credentialsFile: Type.Optional(Type.String({ minLength: 1 })),
     /**
-     * ONVIF, Modbus and HTTP probes go only to addresses these patterns allow (CIDR, a.b.*.*, an
-     * address); default loopback only (DESIGN.md "Network safety"): a site lists its own subnets.
+     * SNMP, ONVIF, Modbus and HTTP probes, and polls of the devices they found, go only to addresses
+     * these patterns allow (CIDR, a.b.*.*, an address); default loopback only (DESIGN.md "Network
+     * safety"): a site lists its own subnets. Anything else is skipped before a packet is sent,
+     * with a warning, and counted in the agent's stats (`notAllowed`; ONVIF only warns). An SNMP
+     * target given as a host name is checked, and probed, on the address it resolves to. Configured
+     * `devices` are not checked: each is one exact address the operator chose, polled with or
+     * without a discovery section.
      */
     allow: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256, default: ['127.0.0.0/8', '::1'] }),
   },

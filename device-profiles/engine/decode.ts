@@ -1,6 +1,6 @@
 /**
  * Small shared decoders: Modbus register words → values (used by Modbus matching and polling),
- * scale/offset/enum/bounds (used by every engine).
+ * enum/scale/offset/bounds (`convert`: the SNMP engine and the Modbus and HTTP pollers all use it).
  */
 import type { Resource } from '../schema.ts';
 
@@ -64,19 +64,33 @@ export function tidy(n: number): number {
 
 export type Converted = { ok: true; value: number | boolean | string } | { ok: false; error: string };
 
-/** scale/offset, then bounds, then enum: the order a profile author expects. */
-export function convert(resource: Resource, raw: number | boolean | string): Converted {
+/** What convert() reads of a resource: a profile resource, a Modbus point and an HTTP metric spec all have it. */
+export type Conversion = Pick<Resource, 'metric' | 'scale' | 'offset' | 'enum' | 'min' | 'max'>;
+
+/**
+ * A raw device value → the value sent, the same for every protocol:
+ *   1. `enum`, keyed by the raw value (a MIB enumeration, a register code, a JSON text: what the
+ *      device sends, as the profile author reads it in the manual): the listed value is sent as
+ *      written, never scaled; a raw value not listed is refused;
+ *   2. otherwise a number becomes raw × scale + offset;
+ *   3. `min`/`max` bound the number that would be sent (so in the scaled units).
+ * `where` starts the error text (default: the metric).
+ */
+export function convert(resource: Conversion, raw: number | boolean | string, where: string = resource.metric): Converted {
   let value: number | boolean | string = raw;
-  if (typeof value === 'number') {
-    if (resource.scale !== undefined || resource.offset !== undefined) value = tidy(value * (resource.scale ?? 1) + (resource.offset ?? 0));
-    if (!Number.isFinite(value)) return { ok: false, error: `${resource.metric}: not a finite number` };
-    if (resource.min !== undefined && value < resource.min) return { ok: false, error: `${resource.metric}: ${value} below plausible minimum ${resource.min}` };
-    if (resource.max !== undefined && value > resource.max) return { ok: false, error: `${resource.metric}: ${value} above plausible maximum ${resource.max}` };
-  }
+  if (typeof raw === 'number' && !Number.isFinite(raw)) return { ok: false, error: `${where}: not a finite number` };
   if (resource.enum) {
-    const mapped = resource.enum[String(value)];
-    if (mapped === undefined) return { ok: false, error: `${resource.metric}: value ${JSON.stringify(value)} is not in the profile's enum` };
-    value = mapped;
+    const key = String(raw);
+    // own keys only: a raw "constructor" or "toString" must not find Object.prototype's
+    if (!Object.hasOwn(resource.enum, key)) return { ok: false, error: `${where}: value ${JSON.stringify(raw)} is not in the profile's enum (${Object.keys(resource.enum).slice(0, 16).join(', ')})` };
+    value = resource.enum[key]!;
+  } else if (typeof value === 'number' && (resource.scale !== undefined || resource.offset !== undefined)) {
+    value = tidy(value * (resource.scale ?? 1) + (resource.offset ?? 0));
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return { ok: false, error: `${where}: not a finite number` };
+    if (resource.min !== undefined && value < resource.min) return { ok: false, error: `${where}: ${value} below plausible minimum ${resource.min}` };
+    if (resource.max !== undefined && value > resource.max) return { ok: false, error: `${where}: ${value} above plausible maximum ${resource.max}` };
   }
   if (typeof value === 'string' && value.length > 1024) value = value.slice(0, 1024);
   return { ok: true, value };

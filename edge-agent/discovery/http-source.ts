@@ -73,24 +73,27 @@ export class HttpSource extends BookSource<HttpFields> {
     return out.sort((a, b) => b.weight - a.weight || (a.profile < b.profile ? -1 : 1)).map(({ weight: _w, ...f }) => f);
   }
 
-  protected async sweep(): Promise<{ found: Array<Located & Partial<HttpFields>>; probed: number; errors: string[] }> {
+  protected async sweep(): Promise<{ found: Array<Located & Partial<HttpFields>>; probed: number; notAllowed: number; errors: string[] }> {
     const fingerprints = this.fingerprints();
     const found: Array<Located & Partial<HttpFields>> = [];
     const errors: string[] = [];
     let probed = 0;
-    if (fingerprints.length === 0) return { found, probed, errors: ['no HTTP device profile with a match section is loaded'] };
+    let notAllowed = 0;
+    if (fingerprints.length === 0) return { found, probed, notAllowed, errors: ['no HTTP device profile with a match section is loaded'] };
     for (const t of this.cfg.targets) {
       const report = await probeHttp({ hosts: t.hosts, ports: t.ports, fingerprints, isAllowed: this.ctx.allow, timeoutMs: this.cfg.timeoutMs, concurrency: this.cfg.concurrency });
       probed += report.scanned;
       for (const r of report.results) {
-        if (r.status === 'not-allowed') errors.push(r.error);
-        else {
+        if (r.status === 'not-allowed') {
+          notAllowed++;
+          errors.push(r.error);
+        } else {
           if (r.status === 'error') errors.push(`${r.address}: ${r.error}`);
           found.push(this.answer(r));
         }
       }
     }
-    return { found, probed, errors };
+    return { found, probed, notAllowed, errors };
   }
 
   private answer(r: Exclude<HttpProbeResult, { status: 'not-allowed' }>): Located & Partial<HttpFields> {

@@ -67,7 +67,7 @@ export class ModbusSource extends BookSource<ModbusFields> {
     return out;
   }
 
-  protected async sweep(): Promise<{ found: Array<Located & Partial<ModbusFields>>; probed: number; errors: string[] }> {
+  protected async sweep(): Promise<{ found: Array<Located & Partial<ModbusFields>>; probed: number; notAllowed: number; errors: string[] }> {
     const report = await probeModbus({
       targets: this.cfg.targets,
       isAllowed: this.ctx.allow,
@@ -77,17 +77,20 @@ export class ModbusSource extends BookSource<ModbusFields> {
     });
     const found: Array<Located & Partial<ModbusFields>> = [];
     const errors: string[] = [];
+    let notAllowed = 0;
     for (const r of report.results) {
       if (r.status === 'found') found.push(await this.answer(r));
-      else if (r.status === 'not-allowed') errors.push(r.error);
-      else if (r.reason === 'exception') {
+      else if (r.status === 'not-allowed') {
+        notAllowed++;
+        errors.push(r.error);
+      } else if (r.reason === 'exception') {
         // someone answers at this unit id, with nothing a profile knows: unknown, with the reason
         errors.push(`unit ${r.unitId}: ${r.error}`);
         found.push({ host: r.host, port: r.port, address: r.address, unitId: r.unitId, attributes: { unitId: r.unitId, error: r.error.slice(0, 1024), ...(r.exceptionCode !== undefined ? { exceptionCode: r.exceptionCode } : {}) } });
       }
       // silence at a unit id: no device there
     }
-    return { found, probed: report.scanned, errors };
+    return { found, probed: report.scanned, notAllowed, errors };
   }
 
   private async answer(r: Extract<ModbusProbeResult, { status: 'found' }>): Promise<Located & Partial<ModbusFields>> {

@@ -1,7 +1,9 @@
 /**
- * SNMP as a discovery source: sweeps of the configured targets (snmp/discovery.ts), stable ids by
- * sysName/sysObjectID/address (SnmpDeviceBook), each device polled by its profile
- * (snmp/profile-poller.ts). `describeSnmp` is also what the agent reports for configured devices.
+ * SNMP as a discovery source: sweeps of the configured targets that discovery.allow admits
+ * (snmp/discovery.ts), stable ids by sysName/sysObjectID/address (SnmpDeviceBook), each device
+ * polled by its profile (snmp/profile-poller.ts), at an address allow still admits.
+ * `describeSnmp` is also what the agent reports for configured devices (which allow does not
+ * govern: a configured address is the operator's own, exact choice).
  */
 import * as path from 'node:path';
 import type { DeviceKind, DiscoveredDevice } from '../../protocol/index.ts';
@@ -87,7 +89,16 @@ export class SnmpSource extends BookSource<SnmpFields> {
       if (u) v3Users.push(u);
       else missing.push(name);
     }
-    const r = await sweepSnmp(c.targets, { communities: c.communities, v3Users, timeoutMs: c.timeoutMs, retries: c.retries, concurrency: c.concurrency, skip });
+    const r = await sweepSnmp(c.targets, {
+      communities: c.communities,
+      v3Users,
+      timeoutMs: c.timeoutMs,
+      retries: c.retries,
+      concurrency: c.concurrency,
+      skip,
+      isAllowed: this.ctx.allow,
+      allowRule: this.ctx.allowRule ?? 'discovery.allow',
+    });
     for (const name of missing) r.errors.unshift(`SNMPv3 user "${name}" (discovery.snmp.v3Users) is not in the gateway credential store (snmpV3 section): not tried`);
     return r;
   }
@@ -101,7 +112,8 @@ export class SnmpSource extends BookSource<SnmpFields> {
   }
   createPoller(id: string): SourcePoller | undefined {
     const e = this.book.get(id);
-    return e ? new DevicePoller(this.target(e), this.ctx.registry, this.ctx.credentials) : undefined;
+    // checked at every poll too: an address discovery.allow no longer admits (after an upgrade or a change of allow) is sent nothing
+    return e ? new DevicePoller(this.target(e), this.ctx.registry, this.ctx.credentials, this.ctx.allow) : undefined;
   }
   override updatePoller(id: string, poller: SourcePoller): void {
     const e = this.book.get(id);

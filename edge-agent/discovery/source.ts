@@ -21,6 +21,8 @@ export interface SourceContext {
   credentials: CredentialStore;
   /** probes go only where this allows */
   allow: AllowHost;
+  /** how warnings name that rule, e.g. `discovery.allow [127.0.0.0/8, ::1]` */
+  allowRule?: string;
   log: { info(msg: string): void; warn(msg: string): void };
 }
 
@@ -28,6 +30,8 @@ export interface SourceContext {
 export interface SourceScan {
   found: number;
   probed: number;
+  /** addresses (host:port, or host:port:unit for Modbus) not probed because discovery.allow refuses them */
+  notAllowed: number;
   added: Array<{ id: string; address: string; what: string }>;
   changed: Array<{ id: string; address: string; what: string[]; previousAddress?: string }>;
   gone: Array<{ id: string; missedScans: number }>;
@@ -71,7 +75,7 @@ export abstract class BookSource<F extends object> implements DiscoverySource {
   }
 
   /** Probes the configured targets; per-device problems are `errors`, logged, never thrown. */
-  protected abstract sweep(skip: ReadonlySet<string>): Promise<{ found: Array<Located & Partial<F>>; probed: number; errors: string[] }>;
+  protected abstract sweep(skip: ReadonlySet<string>): Promise<{ found: Array<Located & Partial<F>>; probed: number; notAllowed?: number; errors: string[] }>;
   abstract createPoller(id: string): SourcePoller | undefined;
   updatePoller(_id: string, _poller: SourcePoller): void {}
 
@@ -91,6 +95,7 @@ export abstract class BookSource<F extends object> implements DiscoverySource {
     return {
       found: ch.found,
       probed: sw.probed,
+      notAllowed: sw.notAllowed ?? 0,
       added: ch.added.map((e) => ({ id: e.id, address: e.address, what: this.addedNote(e) })),
       changed: ch.changed.map((c) => ({ id: c.entry.id, address: c.entry.address, what: c.what, ...(c.entry.previousAddress ? { previousAddress: c.entry.previousAddress } : {}) })),
       gone: ch.gone.map((e) => ({ id: e.id, missedScans: e.missedScans })),

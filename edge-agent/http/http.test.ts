@@ -163,13 +163,44 @@ describe('HTTP class boards and displays', () => {
       const r = await pollHttpDevice({ id: 'ifp-1', host: '127.0.0.1', port: display.port, metrics });
       expect(r.skipped).toBe(3);
       expect(r.errors).toEqual([
-        '/api/v1/status#/temperature: 180 is above 150',
+        '/api/v1/status#/temperature: 180 above plausible maximum 150',
         expect.stringMatching(/^\/api\/v1\/status#\/classroom: expected a number, got "高一\(7\)班"$/),
         '/api/v1/status#/no/such/thing is missing',
       ]);
       expect(r.readings.find((x) => x.measurement === 'display')?.metrics).toEqual({ poweredOn: false, source: 'OPS', touchOk: true, opsOnline: true, usageHoursToday: 5.5, panelHours: 8123 });
       display.state.screenOn = true;
       display.state.temperatureC = 41;
+    });
+
+    it('converts as every profile value is: enum on the raw value (sent as written), else scale/offset, then bounds on what is sent', async () => {
+      // raw: /temperature 41, /usageHoursToday 5.5, /panelHours 8123, /source as set below
+      (display.state as { source: string }).source = 'constructor';
+      const conv = (m: Omit<HttpMetricSpec, 'path' | 'measurement'>): HttpMetricSpec => ({ ...m, path: S, measurement: 'conv' });
+      const metrics: HttpMetricSpec[] = [
+        // the enum is keyed by the raw JSON value, whatever the scale says
+        conv({ pointer: '/temperature', type: 'number', scale: 0.1, enum: { '41': 'warm', '4.1': 'scaled-key' }, metric: 'enumOnRaw' }),
+        // a listed value is sent as the profile wrote it, not scaled
+        conv({ pointer: '/panelHours', type: 'integer', scale: 2, enum: { '8123': 1 }, metric: 'enumAsWritten' }),
+        // bounds hold for the scaled value (330 minutes), not the raw one (5.5 hours)
+        conv({ pointer: '/usageHoursToday', type: 'number', scale: 60, offset: 1, max: 400, metric: 'scaledInBounds' }),
+        conv({ pointer: '/usageHoursToday', type: 'number', scale: 60, max: 300, metric: 'scaledAboveMax' }),
+        // and for a value an enum gave
+        conv({ pointer: '/panelHours', type: 'integer', enum: { '8123': 1000 }, max: 100, metric: 'enumAboveMax' }),
+        // a raw text that names an Object.prototype member is just not listed
+        conv({ pointer: '/source', type: 'string', enum: { OPS: 'ops' }, metric: 'notListed' }),
+      ];
+      try {
+        const r = await pollHttpDevice({ id: 'ifp-c', host: '127.0.0.1', port: display.port, metrics });
+        expect(r.readings.find((x) => x.measurement === 'conv')?.metrics).toEqual({ enumOnRaw: 'warm', enumAsWritten: 1, scaledInBounds: 331 });
+        expect(r.skipped).toBe(3);
+        expect(r.errors).toEqual([
+          '/api/v1/status#/usageHoursToday: 330 above plausible maximum 300',
+          '/api/v1/status#/panelHours: 1000 above plausible maximum 100',
+          `/api/v1/status#/source: value "constructor" is not in the profile's enum (OPS)`,
+        ]);
+      } finally {
+        display.state.source = 'OPS';
+      }
     });
 
     it('gives the HTML-answering board a clear error and no made-up values', async () => {

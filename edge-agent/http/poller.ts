@@ -1,11 +1,13 @@
 /**
  * Polls one HTTP device's status API (class board, classroom display) and maps JSON pointers to
- * protocol Readings. Every value is checked for its declared type, the scale/offset/enum applied,
- * and the plausibility bounds tested; a bad value is skipped and counted, never thrown. An HTML
+ * protocol Readings. Every value is checked for its declared JSON type, then converted as every
+ * profile value is (`convert` in device-profiles/engine/decode.ts: enum on the raw value, else
+ * scale/offset; then bounds); a bad value is skipped and counted, never thrown. An HTML
  * page, a 500, broken JSON or silence gives a clear error and a `device` reading that says whether
  * the device answered at all.
  */
 import type { Reading } from '../../protocol/index.ts';
+import { convert, type Converted } from '../../device-profiles/engine/decode.ts';
 import { httpGet, HttpFetchError, jsonPointer, parseJsonAnswer } from './fetch.ts';
 import { formatHostPort, type AllowHost } from './targets.ts';
 
@@ -19,11 +21,12 @@ export interface HttpMetricSpec {
   type: JsonValueType;
   measurement: string;
   metric: string;
-  /** numbers: value = raw × scale + offset */
+  /** numbers without an enum: value = raw × scale + offset */
   scale?: number;
   offset?: number;
-  /** raw value (as text) → emitted value; a raw value not listed is skipped */
+  /** raw value (as text) → emitted value, sent as written; a raw value not listed is skipped */
   enum?: Record<string, number | boolean | string>;
+  /** plausibility bounds of the value sent (after scaling) */
   min?: number;
   max?: number;
 }
@@ -52,8 +55,8 @@ export interface HttpPollResult {
 
 const MAX_STRING = 1024;
 
-/** Applies type check, enum, scale/offset and bounds to one raw JSON value. */
-export function convertJsonValue(spec: HttpMetricSpec, raw: unknown): { ok: true; value: number | boolean | string } | { ok: false; error: string } {
+/** Checks one raw JSON value against its declared type, then converts it (enum, scale/offset, bounds). */
+export function convertJsonValue(spec: HttpMetricSpec, raw: unknown): Converted {
   const where = `${spec.path}#${spec.pointer}`;
   if (raw === undefined) return { ok: false, error: `${where} is missing` };
   let value: number | boolean | string;
@@ -74,17 +77,7 @@ export function convertJsonValue(spec: HttpMetricSpec, raw: unknown): { ok: true
       value = raw;
       break;
   }
-  if (spec.enum !== undefined) {
-    const key = String(value);
-    if (!Object.prototype.hasOwnProperty.call(spec.enum, key)) return { ok: false, error: `${where}: ${JSON.stringify(key)} is not one of ${Object.keys(spec.enum).join(', ')}` };
-    value = spec.enum[key]!;
-  }
-  if (typeof value === 'number') {
-    if (spec.scale !== undefined || spec.offset !== undefined) value = Number((value * (spec.scale ?? 1) + (spec.offset ?? 0)).toPrecision(12));
-    if (spec.min !== undefined && value < spec.min) return { ok: false, error: `${where}: ${value} is below ${spec.min}` };
-    if (spec.max !== undefined && value > spec.max) return { ok: false, error: `${where}: ${value} is above ${spec.max}` };
-  }
-  return { ok: true, value };
+  return convert(spec, value, where);
 }
 
 export async function pollHttpDevice(target: HttpPollTarget, opts: { isAllowed?: AllowHost; now?: () => number } = {}): Promise<HttpPollResult> {

@@ -125,8 +125,34 @@ describe('Modbus poller against the simulated devices', () => {
     (ups.state as UpsState).loadPercent = 250;
     const r = await pollModbusDevice({ id: 'ups-b', host: '127.0.0.1', port: ups.port, unitId: 1, points: UPS_POINTS });
     expect(r.skipped).toBe(1);
-    expect(r.errors).toEqual(['input 3 (loadPercent): 250 is above 200']);
+    expect(r.errors).toEqual(['input 3 (loadPercent): 250 above plausible maximum 200']);
     expect(metricsOf(r.readings, 'ups')).not.toHaveProperty('loadPercent');
+  });
+
+  it('converts as every profile value is: enum on the raw value (sent as written), else scale/offset, then bounds on what is sent', async () => {
+    const ups = await start({ unitId: 1, kind: 'ups' }); // raw: input 0 = 2214, input 3 = 35, input 5 bit 0 = false
+    const conv = (p: Omit<ModbusPoint, 'measurement'>): ModbusPoint => ({ ...p, measurement: 'conv' });
+    const points: ModbusPoint[] = [
+      // the enum is keyed by the register's raw value, whatever the scale says
+      conv({ table: 'input', address: 3, type: 'uint16', scale: 0.1, enum: { '35': 'normal', '3.5': 'scaled-key' }, metric: 'enumOnRaw' }),
+      // a listed value is sent as the profile wrote it, not scaled
+      conv({ table: 'input', address: 3, type: 'uint16', scale: 10, enum: { '35': 7 }, metric: 'enumAsWritten' }),
+      conv({ table: 'input', address: 5, type: 'bool', bit: 0, enum: { false: 'mains', true: 'battery' }, metric: 'boolEnum' }),
+      // bounds hold for the scaled value (221.4 V), not the raw word (2214)
+      conv({ table: 'input', address: 0, type: 'uint16', scale: 0.1, offset: -0.4, max: 250, metric: 'scaledInBounds' }),
+      conv({ table: 'input', address: 0, type: 'uint16', scale: 0.1, min: 225, metric: 'scaledBelowMin' }),
+      // and for a value an enum gave
+      conv({ table: 'input', address: 3, type: 'uint16', enum: { '35': 300 }, max: 200, metric: 'enumAboveMax' }),
+      conv({ table: 'input', address: 3, type: 'uint16', enum: { '1': 'one' }, metric: 'notListed' }),
+    ];
+    const r = await pollModbusDevice({ id: 'ups-c', host: '127.0.0.1', port: ups.port, unitId: 1, points });
+    expect(metricsOf(r.readings, 'conv')).toEqual({ enumOnRaw: 'normal', enumAsWritten: 7, boolEnum: 'mains', scaledInBounds: 221 });
+    expect(r.skipped).toBe(3);
+    expect(r.errors).toEqual([
+      'input 0 (scaledBelowMin): 221.4 below plausible minimum 225',
+      'input 3 (enumAboveMax): 300 above plausible maximum 200',
+      "input 3 (notListed): value 35 is not in the profile's enum (1)",
+    ]);
   });
 
   it('reports a silent device and a closed port as unreachable instead of failing', async () => {

@@ -2,11 +2,13 @@
  * Polls one Modbus TCP unit by a register map and turns the answers into protocol Readings.
  * Values are read in as few requests as the map allows; when a block is refused with an exception
  * (one unmapped register inside it), its values are read one by one so the rest still come in.
- * Every value is decoded by its type, scaled, mapped by its enum and checked against its bounds; a
- * bad one is skipped and counted, never thrown. A unit that does not answer yields
+ * Every value is decoded by its type, then converted as every profile value is (`convert` in
+ * device-profiles/engine/decode.ts: enum on the raw value, else scale/offset; then bounds); a bad
+ * one is skipped and counted, never thrown. A unit that does not answer yields
  * `device {reachable: false}` so the centre can tell "offline" from "silent register".
  */
 import type { Reading } from '../../protocol/index.ts';
+import { convert } from '../../device-profiles/engine/decode.ts';
 import { ModbusConnection, ModbusError } from './client.ts';
 import { addressProblem, decode, planBlocks, width, type RegisterAddress } from './registers.ts';
 import type { AllowHost } from '../http/targets.ts';
@@ -14,12 +16,12 @@ import type { AllowHost } from '../http/targets.ts';
 export interface ModbusPoint extends RegisterAddress {
   measurement: string;
   metric: string;
-  /** numbers: value = raw × scale + offset */
+  /** numbers without an enum: value = raw × scale + offset */
   scale?: number;
   offset?: number;
-  /** raw value (as text) → emitted value; a raw value not listed is skipped */
+  /** raw value (as text) → emitted value, sent as written; a raw value not listed is skipped */
   enum?: Record<string, number | boolean | string>;
-  /** plausibility bounds, after scaling */
+  /** plausibility bounds of the value sent (after scaling) */
   min?: number;
   max?: number;
 }
@@ -44,24 +46,6 @@ export interface ModbusPollResult {
   /** values skipped as invalid (exception, undecodable, out of bounds, not in the enum) */
   skipped: number;
   errors: string[];
-}
-
-export function convertValue(p: ModbusPoint, raw: number | boolean | string): { ok: true; value: number | boolean | string } | { ok: false; error: string } {
-  const where = `${p.table ?? 'holding'} ${p.address} (${p.metric})`;
-  let value = raw;
-  if (p.enum !== undefined) {
-    const key = String(raw);
-    if (!Object.prototype.hasOwnProperty.call(p.enum, key)) return { ok: false, error: `${where}: ${key} is not one of ${Object.keys(p.enum).join(', ')}` };
-    value = p.enum[key]!;
-  } else if (typeof value === 'number' && (p.scale !== undefined || p.offset !== undefined)) {
-    value = Number((value * (p.scale ?? 1) + (p.offset ?? 0)).toPrecision(12));
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return { ok: false, error: `${where}: not a finite number` };
-    if (p.min !== undefined && value < p.min) return { ok: false, error: `${where}: ${value} is below ${p.min}` };
-    if (p.max !== undefined && value > p.max) return { ok: false, error: `${where}: ${value} is above ${p.max}` };
-  }
-  return { ok: true, value };
 }
 
 export async function pollModbusDevice(target: ModbusPollTarget, opts: { isAllowed?: AllowHost; now?: () => number } = {}): Promise<ModbusPollResult> {
@@ -159,7 +143,7 @@ export async function pollModbusDevice(target: ModbusPollTarget, opts: { isAllow
       result.errors.push(`${p.metric}: ${p.table ?? 'holding'} ${p.address} does not hold a valid ${p.type} (${w.map((x) => `0x${x.toString(16).padStart(4, '0')}`).join(' ')})`);
       return;
     }
-    const c = convertValue(p, raw);
+    const c = convert(p, raw, `${p.table ?? 'holding'} ${p.address} (${p.metric})`);
     if (!c.ok) {
       result.skipped++;
       result.errors.push(c.error);

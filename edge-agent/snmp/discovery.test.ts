@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from '../../device-profiles/loader.ts';
 import { startSimulatedSwitch } from '../../simulator/snmp/simulated-switch.ts';
 import { parseAgentConfig } from '../config.ts';
+import { isLoopbackHost } from '../http/targets.ts';
 import { idFromSysName, SnmpDeviceBook, sweepSnmp, type SnmpFingerprintAnswer } from './discovery.ts';
 import { RANGE_DEVICES, SNMPD_OFFSET, startRangeGear, type RangeGear } from './range-gear-for-tests.ts';
 import { expandHosts, expandTarget, MAX_RANGE_ADDRESSES, parseTarget } from './targets.ts';
@@ -57,7 +58,7 @@ describe('sweep of a loopback port range (simulated vendors + Debian snmpd)', ()
   });
 
   it('finds every device, skips silent ports, and the profiles identify each', async () => {
-    const r = await sweepSnmp([gear.target], { communities: ['wrong', 'public'], timeoutMs: 400, concurrency: 4 });
+    const r = await sweepSnmp([gear.target], { communities: ['wrong', 'public'], timeoutMs: 400, concurrency: 4, isAllowed: isLoopbackHost });
     expect(r.errors).toEqual([]);
     expect(r.probed).toBe(10);
     const ports = r.found.map((f) => f.port - gear.from);
@@ -75,7 +76,7 @@ describe('sweep of a loopback port range (simulated vendors + Debian snmpd)', ()
   });
 
   it('a configured address is left out of the sweep', async () => {
-    const r = await sweepSnmp([gear.target], { communities: ['public'], timeoutMs: 400, concurrency: 10, skip: new Set([`127.0.0.1:${gear.from}`]) });
+    const r = await sweepSnmp([gear.target], { communities: ['public'], timeoutMs: 400, concurrency: 10, skip: new Set([`127.0.0.1:${gear.from}`]), isAllowed: isLoopbackHost });
     expect(r.probed).toBe(9);
     expect(r.found.map((f) => f.sysName)).not.toContain('core-sw1');
   });
@@ -83,7 +84,7 @@ describe('sweep of a loopback port range (simulated vendors + Debian snmpd)', ()
   it('reaches IPv6 loopback', async () => {
     const sw = await startSimulatedSwitch({ host: '::1', sysName: 'v6-sw', sysObjectID: '1.3.6.1.4.1.2011.2.23.1', interfaces: 2, uplinkMbps: 1000 });
     try {
-      const r = await sweepSnmp([`[::1]:${sw.port}`], { communities: ['public'], timeoutMs: 1000, concurrency: 1 });
+      const r = await sweepSnmp([`[::1]:${sw.port}`], { communities: ['public'], timeoutMs: 1000, concurrency: 1, isAllowed: isLoopbackHost });
       expect(r.found).toEqual([expect.objectContaining({ host: '::1', address: `[::1]:${sw.port}`, sysName: 'v6-sw' })]);
     } finally {
       await sw.stop();

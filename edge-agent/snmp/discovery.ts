@@ -8,12 +8,16 @@
  * (kept in `<dataDir>/snmp-discovered.json`, so they survive restarts), and tells new devices,
  * changed ones (new address, new sysDescr/firmware, new name) and ones gone after N missed scans.
  *
- * Only configured targets are ever probed (DESIGN.md "Network safety"); expandTarget refuses a
- * range of more than 1024 addresses.
+ * Only configured targets are ever probed (DESIGN.md "Network safety"); expandHosts refuses a
+ * range of more than 1024 addresses, and an address `isAllowed` (discovery.allow) refuses is left
+ * out before anything is sent, with one warning per target; a host name is checked and probed on
+ * the address it resolves to (allowed-address.ts).
  */
 import snmp, { type Session, type Varbind } from 'net-snmp';
 import type { SnmpV3User } from '../credentials.ts';
-import { expandTarget, formatAddress, parseTarget } from './targets.ts';
+import type { AllowHost } from '../http/targets.ts';
+import { allowedAddress, type Resolve } from './allowed-address.ts';
+import { expandHosts, formatAddress, parseTarget, type SnmpTarget } from './targets.ts';
 import { openSnmpSession, snmpAuthError, type SnmpAuth } from './session.ts';
 import { DeviceBook, idFromText, type Entry, type ScanChanges as GenericScanChanges } from '../discovery/book.ts';
 
@@ -48,13 +52,26 @@ export interface SweepOptions {
   concurrency: number;
   /** addresses to leave out (host:port as formatAddress writes it), e.g. configured devices */
   skip?: ReadonlySet<string>;
+  /** discovery.allow: an address it refuses is sent nothing */
+  isAllowed: AllowHost;
+  /** how the warnings name that rule, e.g. `discovery.allow [127.0.0.0/8, ::1]` */
+  allowRule?: string;
+  /** host name → addresses (default: the system resolver) */
+  resolve?: Resolve;
 }
 
 export interface SweepResult {
   found: SnmpFingerprintAnswer[];
   /** host:port pairs probed */
   probed: number;
+  /** host:port pairs left out because the allow rule refuses their address (nothing was sent there) */
+  notAllowed: number;
   errors: string[];
+}
+
+/** Up to three addresses, then how many more. */
+function some(addresses: readonly string[]): string {
+  return addresses.length <= 3 ? addresses.join(', ') : `${addresses.slice(0, 3).join(', ')} and ${addresses.length - 3} more`;
 }
 
 function text(vb: Varbind | undefined, max = 1000): string | undefined {
@@ -110,22 +127,58 @@ export function probeWith(host: string, port: number, auth: SnmpAuth, opts: { ti
   });
 }
 
-/** Probes every host:port of `targets` (specs as in the config) with each community, then each v3 user, in turn. */
+/**
+ * Probes every host:port of `targets` (specs as in the config) that `isAllowed` admits with each
+ * community, then each v3 user, in turn.
+ */
 export async function sweepSnmp(targets: readonly string[], opts: SweepOptions): Promise<SweepResult> {
+  if (typeof opts.isAllowed !== 'function') throw new Error('sweepSnmp needs an isAllowed check');
+  const rule = opts.allowRule ?? 'the allow rule';
   const errors: string[] = [];
   const seen = new Set<string>();
   const queue: Array<{ host: string; port: number }> = [];
+  let notAllowed = 0;
   for (const spec of targets) {
+    let target: SnmpTarget;
+    let hosts: string[];
     try {
-      for (const hp of expandTarget(parseTarget(spec))) {
-        const key = formatAddress(hp.host, hp.port);
-        if (seen.has(key) || opts.skip?.has(key)) continue;
-        seen.add(key);
-        queue.push(hp);
-      }
+      target = parseTarget(spec);
+      hosts = expandHosts(target);
     } catch (err) {
       // a bad or oversized target is refused alone; the others are still swept
       errors.push((err as Error).message);
+      continue;
+    }
+    const ports = target.portTo - target.portFrom + 1;
+    const refused: string[] = [];
+    const admitted: Array<{ host: string; as?: string }> = [];
+    if (target.family === 'name') {
+      const a = await allowedAddress(target.host, opts.isAllowed, opts.resolve);
+      if (a.ok) admitted.push({ host: a.address, as: target.host });
+      else if (a.error !== undefined) errors.push(`target ${JSON.stringify(spec)}: ${a.error}; nothing sent`);
+      else refused.push(...a.refused);
+      if (refused.length > 0) {
+        notAllowed += ports;
+        errors.push(`target ${JSON.stringify(spec)}: ${target.host} resolves to ${some(refused)}, outside ${rule}: not probed`);
+      }
+    } else {
+      for (const h of hosts) {
+        if (opts.isAllowed(h)) admitted.push({ host: h });
+        else refused.push(h);
+      }
+      if (refused.length > 0) {
+        notAllowed += refused.length * ports;
+        errors.push(`target ${JSON.stringify(spec)}: ${some(refused)} outside ${rule}: not probed`);
+      }
+    }
+    for (const { host, as } of admitted) {
+      for (let port = target.portFrom; port <= target.portTo; port++) {
+        const key = formatAddress(host, port);
+        // a configured device may be named by its host name or by its address
+        if (seen.has(key) || opts.skip?.has(key) || (as !== undefined && opts.skip?.has(formatAddress(as, port)))) continue;
+        seen.add(key);
+        queue.push({ host, port });
+      }
     }
   }
   const order = new Map(queue.map((q, i) => [formatAddress(q.host, q.port), i]));
@@ -156,7 +209,7 @@ export async function sweepSnmp(targets: readonly string[], opts: SweepOptions):
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, queue.length) }, worker));
   found.sort((a, b) => order.get(a.address)! - order.get(b.address)!);
   for (const [address, why] of [...authErrors].sort((a, b) => order.get(a[0])! - order.get(b[0])!)) errors.push(`${address}: ${why.join('; ')}`);
-  return { found, probed: queue.length, errors };
+  return { found, probed: queue.length, notAllowed, errors };
 }
 
 // ---------------------------------------------------------------- identity across scans

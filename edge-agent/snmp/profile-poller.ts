@@ -13,11 +13,16 @@
  * Health rules that hold become events once when they start holding and once (info, "cleared")
  * when they stop; a rule is only judged on polls that read its measurement, and while the device
  * does not answer only rules on `device` are judged (a silent switch does not "clear" a port-down).
+ *
+ * A discovered device is polled only at an address discovery.allow admits, checked before every
+ * poll; a configured device (`devices:`) is polled at its address as configured.
  */
 import * as net from 'node:net';
 import snmp, { type Session, type Varbind } from 'net-snmp';
 import type { DeviceKind, Reading } from '../../protocol/index.ts';
 import type { CredentialStore } from '../credentials.ts';
+import type { AllowHost } from '../http/targets.ts';
+import { allowedAddress } from './allowed-address.ts';
 import { openSnmpSession, snmpAuthError, type SnmpAuth } from './session.ts';
 import type { ResolvedProfile } from '../../device-profiles/loader.ts';
 import type { ProfileRegistry } from '../../device-profiles/registry.ts';
@@ -53,9 +58,10 @@ export function authFor(t: PollTarget, credentials: CredentialStore | undefined)
   return { version: v === '2c' ? '2c' : '1', community: t.snmp.community };
 }
 
-function sessionFor(t: PollTarget, credentials: CredentialStore | undefined): Session {
+/** `to`: the address to send to instead of the target's host (the one the allow check passed) */
+function sessionFor(t: PollTarget, credentials: CredentialStore | undefined, to?: string): Session {
   const { host, port } = splitAddress(t.address);
-  return openSnmpSession(host, port, authFor(t, credentials), { timeoutMs: t.snmp.timeoutMs, retries: t.snmp.retries });
+  return openSnmpSession(to ?? host, port, authFor(t, credentials), { timeoutMs: t.snmp.timeoutMs, retries: t.snmp.retries });
 }
 
 /** Is it a global unicast IPv6 address (2000::/3)? Those come first in the `ipv6` attribute. */
@@ -118,11 +124,16 @@ export class DevicePoller implements SourcePoller {
   /** the device's own IPv4/IPv6 addresses (IP-MIB ipAddressTable), from the last poll that read them */
   addresses: { ipv4: string[]; ipv6: string[] } | undefined;
 
-  /** `credentials`: the gateway store, for a target polled with an SNMPv3 user (looked up by name at each poll) */
+  /**
+   * `credentials`: the gateway store, for a target polled with an SNMPv3 user (looked up by name at
+   * each poll). `allow`: checked before every poll (a name on what it resolves to), for discovered
+   * devices; configured ones are polled without it.
+   */
   constructor(
     public target: PollTarget,
     private readonly registry: ProfileRegistry | undefined,
     private readonly credentials?: CredentialStore,
+    private readonly allow?: AllowHost,
   ) {}
 
   /** New address or community from a rescan: counters restart from the next poll. */
@@ -148,8 +159,25 @@ export class DevicePoller implements SourcePoller {
   async poll(opts: { all: boolean; now?: () => number }): Promise<DevicePollResult> {
     const now = opts.now ?? Date.now;
     const id = this.target.id;
+    let to: string | undefined;
+    if (this.allow) {
+      let host = this.target.address;
+      try {
+        host = splitAddress(host).host;
+      } catch {
+        // not host:port: checked (and refused) as it is
+      }
+      const a = await allowedAddress(host, this.allow);
+      if (!a.ok) {
+        const why = a.error ?? `${host}${a.refused.join() !== host ? ` (resolves to ${a.refused.join(', ')})` : ''} is not allowed by discovery.allow`;
+        // as the Modbus and HTTP pollers do: no health judgement, this is not the device's fault
+        const readings: Reading[] = [{ device: id, ts: now(), measurement: 'device', metrics: { reachable: false } }];
+        return { reachable: false, readings, skipped: 0, errors: [`${why}; nothing was sent`], fingerprintChanged: false, events: [] };
+      }
+      to = a.address;
+    }
     if (!this.registry || this.registry.size === 0) {
-      const r = await pollSnmpDevice({ id, kind: this.target.kind, protocol: 'snmp', address: this.target.address, snmp: this.target.snmp }, now, () => sessionFor(this.target, this.credentials));
+      const r = await pollSnmpDevice({ id, kind: this.target.kind, protocol: 'snmp', address: this.target.address, snmp: this.target.snmp }, now, () => sessionFor(this.target, this.credentials, to));
       const changed = r.reachable && JSON.stringify({ ...r.system, uptimeSec: 0 }) !== JSON.stringify({ ...this.fingerprint, uptimeSec: 0 });
       if (r.reachable) this.fingerprint = r.system;
       return { reachable: r.reachable, readings: r.readings, skipped: r.skipped, errors: r.errors, fingerprintChanged: changed, events: [] };
@@ -157,7 +185,7 @@ export class DevicePoller implements SourcePoller {
     const result: DevicePollResult = { reachable: false, readings: [], skipped: 0, errors: [], fingerprintChanged: false, events: [] };
     let session: Session;
     try {
-      session = sessionFor(this.target, this.credentials);
+      session = sessionFor(this.target, this.credentials, to);
     } catch (err) {
       result.errors.push(`cannot open SNMP session: ${(err as Error).message}`);
       result.readings.push({ device: id, ts: now(), measurement: 'device', metrics: { reachable: false } });

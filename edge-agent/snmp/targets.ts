@@ -10,7 +10,8 @@
  *
  * Network safety (DESIGN.md): targets come only from configuration, there is no default, and one
  * range may never cover more than MAX_RANGE_ADDRESSES addresses (IPv4 /22, IPv6 /118): a larger
- * one is refused when the config is read, and again by expandTarget before anything is sent.
+ * one is refused when the config is read, and again by expandTarget before anything is sent. The
+ * sweep then probes only the addresses discovery.allow admits (discovery.ts, allowed-address.ts).
  */
 import * as net from 'node:net';
 import { ipv6FromGroups } from '../../device-profiles/engine/ip.ts';

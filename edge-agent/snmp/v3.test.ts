@@ -14,6 +14,7 @@ import { loadProfiles } from '../../device-profiles/loader.ts';
 import { startSimulatedSwitch, type SimulatedSwitch } from '../../simulator/snmp/simulated-switch.ts';
 import { parseAgentConfig } from '../config.ts';
 import { CredentialStore, CredentialStoreError } from '../credentials.ts';
+import { isLoopbackHost } from '../http/targets.ts';
 import { SnmpSource } from '../discovery/snmp-source.ts';
 import { sweepSnmp } from './discovery.ts';
 import { addressesFrom, DevicePoller, type PollTarget } from './profile-poller.ts';
@@ -54,7 +55,7 @@ describe('SNMPv3 with Debian snmpd', () => {
   });
 
   it('the sweep finds snmpd with the v3 user (IPv4 and IPv6), remembering the user by name', async () => {
-    const r = await sweepSnmp([`127.0.0.1:${snmpd.port}`, `[::1]:${snmpd.port}`], { communities: [], v3Users: [store.snmpV3User('campus')!], timeoutMs: 1000, concurrency: 2 });
+    const r = await sweepSnmp([`127.0.0.1:${snmpd.port}`, `[::1]:${snmpd.port}`], { communities: [], v3Users: [store.snmpV3User('campus')!], timeoutMs: 1000, concurrency: 2, isAllowed: isLoopbackHost });
     expect(r.errors).toEqual([]);
     expect(r.found.map((f) => [f.address, f.v3User, f.community])).toEqual([
       [`127.0.0.1:${snmpd.port}`, 'campus', ''],
@@ -70,6 +71,7 @@ describe('SNMPv3 with Debian snmpd', () => {
       v3Users: [wrongKeyStore.snmpV3User('campus')!, store.snmpV3User('stranger')!],
       timeoutMs: 1000,
       concurrency: 2,
+      isAllowed: isLoopbackHost,
     });
     expect(r.found.map((f) => [f.sysName, f.community, f.v3User])).toEqual([['v2c-sw', 'public', undefined]]);
     expect(r.errors).toEqual([
