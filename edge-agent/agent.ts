@@ -22,6 +22,7 @@ import {
   encodeMessage,
   MAX_READINGS_PER_MESSAGE,
   SCHEMA_VERSION,
+  WILL_REASON,
   type CommandMessage,
   type DeviceDecision,
   type DiscoveredDevice,
@@ -181,7 +182,7 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
       queued: queue.size,
       dropped: queue.dropped,
     } satisfies StatusMessage);
-  const will = (): mqtt.IClientOptions['will'] => ({ topic: topics.status, payload: status('offline', 'connection-lost'), qos: 1, retain: true });
+  const will = (): mqtt.IClientOptions['will'] => ({ topic: topics.status, payload: status('offline', WILL_REASON), qos: 1, retain: true });
 
   // ---- MQTT connection with our own back-off (mqtt.js only knows a fixed reconnect period) ----
   const client = mqtt.connect(config.mqtt.url, {

@@ -47,6 +47,12 @@ export const StatusMessage = Type.Object(
 );
 export type StatusMessage = Static<typeof StatusMessage>;
 
+/**
+ * The reason an agent's last will gives. The will is composed when the agent connects, so its `ts`
+ * is that connect time, not when the connection was lost: receivers take the time it reaches them.
+ */
+export const WILL_REASON = 'connection-lost';
+
 // ---- telemetry ----
 export const Reading = Type.Object(
   {

@@ -18,6 +18,8 @@ import {
   type DeviceDecision,
   type ParsedTopic,
   type Reading,
+  type StatusMessage,
+  WILL_REASON,
 } from '../../protocol/index.ts';
 import { LineProtocolError, readingToLine, pointToLine } from '../telemetry/line-protocol.ts';
 import { SinkBufferFullError, type TelemetrySink } from '../telemetry/sink.ts';
@@ -26,6 +28,16 @@ import { AgentTracker, type AgentState } from './agent-tracker.ts';
 import { newCounters, type IngestCounters, type RejectReasonCode } from './counters.ts';
 import { ThrottledLog, type Logger } from '../log.ts';
 import { LatestReadings } from './latest.ts';
+
+/**
+ * When a status took effect. A last will carries the time its agent connected (it is composed then),
+ * and the broker sends it when the connection is lost: the time it reaches us is the nearer one.
+ * Taking the will's own time would date the outage to the connect and make the inventory ignore it
+ * as older than the birth that followed that connect.
+ */
+export function statusTime(m: StatusMessage, now = Date.now()): number {
+  return m.state === 'offline' && m.reason === WILL_REASON ? Math.max(m.ts, now) : m.ts;
+}
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -239,8 +251,9 @@ export class Ingest {
       this.opts.logger.warn({ agent: `${topic.schoolCode}/${topic.agentId}`, agentSeq: m.seq, applied: agent.lastSeq }, 'agent sequence reset');
       await this.tracker.reset(agent);
     }
-    await this.opts.inventory.setAgentState(topic.schoolCode, topic.agentId, m.state, new Date(m.ts), m.agentVersion);
-    this.opts.observer?.agentState(topic.schoolCode, topic.agentId, m.state === 'online', m.ts);
+    const at = statusTime(m);
+    await this.opts.inventory.setAgentState(topic.schoolCode, topic.agentId, m.state, new Date(at), m.agentVersion);
+    this.opts.observer?.agentState(topic.schoolCode, topic.agentId, m.state === 'online', at);
     if (m.state === 'online') {
       // not awaited: publishing from inside the message handler would wait on our own PUBACK flow
       this.publishConfig(topic.schoolCode, topic.agentId).catch((err: Error) => this.log.warn(`config:${topic.agentId}`, { err: err.message }, 'could not publish agent config'));
@@ -250,7 +263,7 @@ export class Ingest {
         measurement: 'agent_status',
         tags: { school: topic.schoolCode, agent: topic.agentId, ...(agent.countyCode ? { county: agent.countyCode } : {}) },
         fields: { online: m.state === 'online', queued: m.queued ?? 0, dropped: m.dropped ?? 0 },
-        timestampMs: m.ts,
+        timestampMs: at,
       }),
     ]);
     this.counters.messagesAccepted++;
