@@ -137,8 +137,11 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     events,
     openAfterMs: cfg.ticketOpenAfterMs,
     sweepMs: cfg.ticketSweepMs,
+    schools: cfg.schools,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'tickets', ...obj }, msg) },
   });
+  // what was failing before a restart, before the first reading can change it
+  await tickets.load();
   const ingest = new Ingest({
     mqttUrl: cfg.mqttUrl,
     username: cfg.mqttUsername,

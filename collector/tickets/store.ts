@@ -151,7 +151,9 @@ export class Tickets {
   /**
    * An automatic ticket for a device (or gateway) that has been failing since `since`; null when
    * one is already unfinished for it. A ticket for the same device resolved less than
-   * `reopenWithinMs` ago is reopened instead of opening another (a flapping device stays one ticket).
+   * `reopenWithinMs` before this fault began is reopened instead of opening another (a flapping
+   * device stays one ticket). Measured from the fault, not from now, so that a ticket opened late
+   * (after a collector restart) decides the same way.
    */
   async openAuto(t: NewTicket, since: Date, opts: { reopenWithinMs: number; at?: Date }): Promise<{ ticket: Ticket; reopened: boolean } | null> {
     const at = opts.at ?? new Date();
@@ -159,7 +161,7 @@ export class Tickets {
       const [recent] = await tx.query<{ id: number }>(
         `SELECT id::int AS id FROM tickets WHERE school_code = $1 AND agent_id IS NOT DISTINCT FROM $2 AND device_id IS NOT DISTINCT FROM $3
            AND source = 'auto' AND state = 'resolved' AND resolved_at > $4 ORDER BY resolved_at DESC LIMIT 1`,
-        [t.schoolCode, t.agentId ?? null, t.deviceId ?? null, new Date(at.getTime() - opts.reopenWithinMs)],
+        [t.schoolCode, t.agentId ?? null, t.deviceId ?? null, new Date(since.getTime() - opts.reopenWithinMs)],
       );
       if (recent) {
         const active = await tx.query(

@@ -1,7 +1,8 @@
 /**
  * Repair tickets on both store backends: the state machine, the watcher's alarm-to-ticket loop
  * (grace period, one ticket per device, reopen when it flaps, resolve on recovery, no tickets for
- * devices behind an offline gateway, close when the device is retired) and the repair figures.
+ * devices behind an offline gateway, close when the device is retired), the failing state kept
+ * across a collector restart, and the repair figures.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STORE_BACKENDS } from '../../tests/setup/store-backends.ts';
@@ -40,6 +41,13 @@ describe.each(STORE_BACKENDS)('tickets on $name', (backend) => {
   let events: EventBus;
   const cam = (step: number, ts = now) => ({ device: 'cam-gate', ts, measurement: 'camera_health', metrics: { step } });
   const sw = (reachable: boolean, ts = now) => ({ device: 'sw-1', ts, measurement: 'device', metrics: { reachable } });
+  const makeWatcher = () => new TicketWatcher({ db, events, openAfterMs: 5 * MIN, reopenWithinMs: 60 * MIN, now: () => now });
+  /** The collector stops and starts again on the same database; a crash keeps only what the last sweep saved. */
+  const restart = async (how: 'stop' | 'crash' = 'stop') => {
+    if (how === 'stop') await watcher.stop();
+    watcher = makeWatcher();
+    await watcher.load();
+  };
 
   beforeEach(async () => {
     db = await backend.open();
@@ -66,7 +74,7 @@ describe.each(STORE_BACKENDS)('tickets on $name', (backend) => {
     await en.accept({ schoolCode: SCHOOL, agentId: 'gw-1', deviceId: 'sw-1' }, { position }, 'test');
     now = Date.parse('2026-11-02T08:00:00Z');
     events = new EventBus();
-    watcher = new TicketWatcher({ db, events, openAfterMs: 5 * MIN, reopenWithinMs: 60 * MIN, now: () => now });
+    watcher = makeWatcher();
   });
   afterEach(async () => backend.release(db));
 
@@ -145,6 +153,100 @@ describe.each(STORE_BACKENDS)('tickets on $name', (backend) => {
     await en.retire({ schoolCode: SCHOOL, agentId: 'gw-1', deviceId: 'cam-gate' }, 'test');
     const { resolved } = await watcher.sweep();
     expect(resolved.map((t) => [t.deviceId, t.state])).toEqual([['cam-gate', 'closed']]);
+  });
+
+  it('a fault keeps its time across a collector restart: ticketed on time, with the original fault time', async () => {
+    const t0 = now;
+    watcher.reading(SCHOOL, 'gw-1', cam(2));
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    watcher.reading(SCHOOL, 'gw-removed', { device: 'x-1', ts: now, measurement: 'device', metrics: { reachable: false } }); // an agent no longer in the inventory: not saved, and no obstacle
+    now += 2 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', cam(2));
+    expect((await watcher.sweep()).opened).toEqual([]);
+    await restart('crash');
+    now += 3 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', cam(2));
+    watcher.reading(SCHOOL, 'gw-1', sw(true)); // the switch recovered while the collector was down
+    const { opened } = await watcher.sweep();
+    expect(opened.map((t) => [t.deviceId, t.fault, Date.parse(t.faultSince)])).toEqual([['cam-gate', 'no-stream', t0]]);
+
+    // the switch's old fault is gone for good: failing again is a new grace period from then
+    await restart();
+    now += MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    now += 4 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    expect((await watcher.sweep()).opened).toEqual([]);
+    now += 2 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    expect((await watcher.sweep()).opened.map((t) => [t.deviceId, Date.parse(t.faultSince)])).toEqual([['sw-1', now - 6 * MIN]]);
+  });
+
+  it('after a long restart a saved fault is ticketed once a reading confirms it, with its original time', async () => {
+    const t0 = now;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    await restart();
+    now += 60 * MIN;
+    expect((await watcher.sweep()).opened).toEqual([]); // not heard of for an hour: no ticket on old news
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    expect((await watcher.sweep()).opened.map((t) => [t.deviceId, Date.parse(t.faultSince)])).toEqual([['sw-1', t0]]);
+  });
+
+  it('a gateway offline before a restart is ticketed from when it went offline, and resolved by a return saved before the next restart', async () => {
+    const t0 = now;
+    watcher.agentState(SCHOOL, 'gw-1', false, now);
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    now += 2 * MIN;
+    await restart();
+    now += 3 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    const { opened } = await watcher.sweep();
+    expect(opened.map((t) => [t.agentId, t.deviceId, t.fault, Date.parse(t.faultSince)])).toEqual([['gw-1', null, 'gateway-offline', t0]]);
+    watcher.agentState(SCHOOL, 'gw-1', true, now);
+    await restart(); // before a sweep saw the gateway back
+    expect((await watcher.sweep()).resolved.map((t) => [t.id, t.state])).toEqual([[opened[0]!.id, 'resolved']]);
+  });
+
+  it('reopens the same ticket across restarts: a recovery saved before one, a new fault before another', async () => {
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    now += 6 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    const first = (await watcher.sweep()).opened[0]!;
+    now += MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(true));
+    await restart(); // before a sweep resolved it
+    expect((await watcher.sweep()).resolved.map((t) => t.id)).toEqual([first.id]);
+    now += 10 * MIN;
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    await restart();
+    now += 55 * MIN; // down for most of an hour: the fault began 10 min after the resolution all the same
+    watcher.reading(SCHOOL, 'gw-1', sw(false));
+    expect((await watcher.sweep()).opened.map((t) => [t.id, t.state])).toEqual([[first.id, 'open']]);
+    expect((await tickets.list()).total).toBe(1);
+    expect((await tickets.events(first.id)).map((e) => e.action)).toEqual(['open', 'resolve', 'reopen']);
+  });
+
+  it('saves the failing state when it changes, not on every reading', async () => {
+    // counted by the database itself: a statement-level trigger on the saved state's table
+    await db.exec(`CREATE TABLE watch_writes (at timestamptz);
+      CREATE FUNCTION count_watch_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO watch_writes VALUES (now()); RETURN NULL; END $$;
+      CREATE TRIGGER count_watch_write AFTER INSERT OR UPDATE OR DELETE ON ticket_watch FOR EACH STATEMENT EXECUTE FUNCTION count_watch_write();`);
+    const writes = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM watch_writes`))[0]!.n;
+    const pass = async (failingCam: boolean) => {
+      for (let i = 0; i < 100; i++) {
+        watcher.reading(SCHOOL, 'gw-1', sw(false));
+        watcher.reading(SCHOOL, 'gw-1', cam(failingCam ? 2 : 4));
+        now += 1_000;
+      }
+      await watcher.sweep();
+      return writes();
+    };
+    const first = await pass(false);
+    expect(first).toBeGreaterThan(0); // the switch began failing
+    expect(await pass(false)).toBe(first); // still failing, camera still fine: nothing to write
+    const second = await pass(true);
+    expect(second).toBeGreaterThan(first); // the camera began failing
+    expect(await pass(true)).toBe(second);
   });
 
   it('a person works a ticket through its states; a wrong step is refused', async () => {

@@ -3,12 +3,13 @@
  * them when it is seen working again: the alarm-to-ticket loop.
  *
  * Ingest shows the watcher every camera-health and reachability reading and every agent status
- * (IngestObserver); the watcher keeps only what is failing now, in memory. A sweep every few
+ * (IngestObserver); the watcher keeps what is failing now in memory, and a copy in the database
+ * (watch-state.ts) written by each sweep for the devices whose failing state changed since the last
+ * one, so that after a collector restart a fault keeps its original time. A sweep every few
  * seconds opens a ticket for a fault older than the grace period (a camera that reboots must not
  * become a ticket), and resolves unfinished automatic tickets whose device has since reported
  * working. Devices behind an offline gateway get no tickets of their own: the gateway's ticket
- * stands for them. After a collector restart the failing times start over from the next readings
- * (tickets already open stay open, and are resolved only by a reading that shows the device working).
+ * stands for them.
  */
 import type { Reading } from '../../protocol/index.ts';
 import type { CampusEvent, EventBus } from '../api/events.ts';
@@ -16,42 +17,33 @@ import type { IngestObserver } from '../ingest/ingest.ts';
 import type { Db } from '../store/db.ts';
 import { FAULT_TITLE, faultOf, worse, type Fault } from './faults.ts';
 import { Tickets, type Ticket } from './store.ts';
+import { deviceKey, emptyWatchState, loadWatchState, saveWatchState, splitKey, type WatchState } from './watch-state.ts';
 
 export interface TicketWatcherOptions {
   db: Db;
   events?: EventBus;
   /** how long a fault must last before a ticket opens; default 5 min */
   openAfterMs?: number;
-  /** a ticket resolved less than this ago is reopened rather than a new one opened; default 1 h */
+  /** a ticket resolved less than this before the device failed again is reopened rather than a new one opened; default 1 h */
   reopenWithinMs?: number;
   /** default 15 s */
   sweepMs?: number;
   /** a failing device not heard of for this long is not ticketed (its agent stopped polling it); default 15 min */
   staleMs?: number;
+  /** the schools this collector ingests (when the collectors split them): load only their saved state */
+  schools?: readonly string[];
   log?: { warn(obj: object, msg: string): void };
   now?: () => number;
-}
-
-interface Failing {
-  fault: Fault;
-  detail: string;
-  since: number;
-  last: number;
 }
 
 /** The live-channel event for a ticket that opened or changed (the watcher's and people's changes alike). */
 export const ticketEvent = (t: Ticket): CampusEvent => ({ type: 'ticket', school: t.schoolCode, county: t.countyCode, ticketId: t.id, state: t.state, fault: t.fault, agentId: t.agentId, deviceId: t.deviceId, title: t.title, at: t.updatedAt });
 
-const deviceKey = (school: string, agent: string, device: string | null) => `${school}/${agent}/${device ?? ''}`;
-
 export class TicketWatcher implements IngestObserver {
   readonly tickets: Tickets;
-  /** `school/agent/device` → measurement → what is failing */
-  private readonly failing = new Map<string, Map<string, Failing>>();
-  /** `school/agent/` → offline since */
-  private readonly offline = new Map<string, number>();
-  /** devices (and gateways) seen working, with when: the sweep resolves their tickets */
-  private readonly recovered = new Map<string, number>();
+  private state: WatchState = emptyWatchState();
+  /** devices (and gateways) whose failing state changed since it was last saved */
+  private readonly unsaved = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
   private readonly openAfterMs: number;
@@ -63,6 +55,11 @@ export class TicketWatcher implements IngestObserver {
     this.now = o.now ?? Date.now;
   }
 
+  /** Takes up what was failing when the collector stopped. Call before the first reading. */
+  async load(): Promise<void> {
+    this.state = await loadWatchState(this.o.db, this.o.schools);
+  }
+
   start(): void {
     this.timer = setInterval(() => void this.sweep().catch((err: Error) => this.o.log?.warn({ err: err.message }, 'ticket sweep failed')), this.o.sweepMs ?? 15_000);
     this.timer.unref();
@@ -71,35 +68,41 @@ export class TicketWatcher implements IngestObserver {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.sweeping;
+    await this.save();
   }
 
   reading(school: string, agent: string, r: Reading): void {
+    const { failing, recovered } = this.state;
     const key = deviceKey(school, agent, r.device);
     const f = faultOf(r);
-    let byMeasurement = this.failing.get(key);
+    let byMeasurement = failing.get(key);
     if (f) {
-      if (!byMeasurement) this.failing.set(key, (byMeasurement = new Map()));
+      if (!byMeasurement) failing.set(key, (byMeasurement = new Map()));
       const prev = byMeasurement.get(r.measurement);
       byMeasurement.set(r.measurement, { ...f, since: prev?.since ?? r.ts, last: Math.max(prev?.last ?? 0, r.ts) });
-      this.recovered.delete(key);
+      recovered.delete(key);
+      // a newer `last` alone is not saved: thousands of readings a second must not each be a write
+      if (prev?.fault !== f.fault) this.unsaved.add(key);
       return;
     }
-    if (byMeasurement) {
-      byMeasurement.delete(r.measurement);
+    if (byMeasurement?.delete(r.measurement)) {
+      this.unsaved.add(key);
       if (byMeasurement.size > 0) return;
-      this.failing.delete(key);
-    }
-    this.recovered.set(key, r.ts);
+      failing.delete(key);
+    } else if (byMeasurement) return;
+    recovered.set(key, r.ts);
   }
 
   agentState(school: string, agent: string, online: boolean, at: number): void {
+    const { offline, recovered } = this.state;
     const key = deviceKey(school, agent, null);
     if (online) {
-      this.offline.delete(key);
-      this.recovered.set(key, at);
-    } else if (!this.offline.has(key)) {
-      this.offline.set(key, at);
-      this.recovered.delete(key);
+      if (offline.delete(key)) this.unsaved.add(key);
+      recovered.set(key, at);
+    } else if (!offline.has(key)) {
+      offline.set(key, at);
+      recovered.delete(key);
+      this.unsaved.add(key);
     }
   }
 
@@ -116,6 +119,28 @@ export class TicketWatcher implements IngestObserver {
   }
 
   private async sweepOnce(): Promise<{ opened: Ticket[]; resolved: Ticket[] }> {
+    try {
+      return await this.openAndResolve();
+    } finally {
+      await this.save();
+    }
+  }
+
+  /** Saves the failing state of the devices that changed; on failure they stay unsaved for the next try. */
+  private async save(): Promise<void> {
+    if (this.unsaved.size === 0) return;
+    const keys = [...this.unsaved];
+    this.unsaved.clear();
+    try {
+      await saveWatchState(this.o.db, this.state, keys);
+    } catch (err) {
+      for (const k of keys) this.unsaved.add(k);
+      this.o.log?.warn({ devices: keys.length, err: (err as Error).message }, 'could not save the failing state; will retry');
+    }
+  }
+
+  private async openAndResolve(): Promise<{ opened: Ticket[]; resolved: Ticket[] }> {
+    const { failing, offline, recovered } = this.state;
     const now = this.now();
     const opened: Ticket[] = [];
     const resolved: Ticket[] = [];
@@ -124,29 +149,29 @@ export class TicketWatcher implements IngestObserver {
     // resolve: a device (or gateway) seen working since its ticket opened; a device no longer enrolled
     const gone = await this.notEnrolled([...active.values()].filter((t) => t.deviceId));
     for (const [key, t] of active) {
-      const at = this.recovered.get(key);
+      const at = recovered.get(key);
       const retired = gone.has(t.id);
       if (!retired && (at === undefined || at < Date.parse(t.faultSince))) continue;
       const done = await this.settle(t, retired ? 'close' : 'resolve', retired ? '设备已不在册（退役或移除），工单关闭' : '设备已恢复正常，工单自动解决');
       if (done) resolved.push(done);
       active.delete(key);
-      this.recovered.delete(key);
+      if (recovered.delete(key)) this.unsaved.add(key);
     }
 
     // open: gateways offline long enough
-    for (const [key, since] of this.offline) {
+    for (const [key, since] of offline) {
       if (now - since < this.openAfterMs || active.has(key)) continue;
-      const [school, agent] = key.split('/') as [string, string];
+      const { school, agent } = splitKey(key);
       const t = await this.open({ schoolCode: school, agentId: agent, deviceId: null, fault: 'gateway-offline', title: `${FAULT_TITLE['gateway-offline']} · ${agent}`, detail: '网关停止上报，校内设备状态未知' }, since);
       if (t) opened.push(t);
     }
 
     // open: devices failing long enough, recently heard of, enrolled, their gateway online
     const due: Array<{ key: string; school: string; agent: string; device: string; fault: Fault; detail: string; since: number }> = [];
-    for (const [key, byM] of this.failing) {
+    for (const [key, byM] of failing) {
       if (active.has(key)) continue;
-      const [school, agent, device] = key.split('/') as [string, string, string];
-      if (this.offline.has(deviceKey(school, agent, null))) continue;
+      const { school, agent, device } = splitKey(key);
+      if (offline.has(deviceKey(school, agent, null))) continue;
       let fault: Fault | undefined, detail = '', since = Infinity, last = 0;
       for (const f of byM.values()) {
         if (!fault || worse(f.fault, fault) === f.fault) [fault, detail] = [f.fault, f.detail];
