@@ -1,6 +1,7 @@
 /**
  * A small ONVIF SOAP client over `fetch` (see docs/decisions/0006-onvif-client.md): SOAP 1.2,
- * WS-UsernameToken with PasswordDigest, device and media (ver10) services, and only the calls the
+ * WS-UsernameToken with PasswordDigest, HTTP Digest when the camera answers 401 with a challenge
+ * (both when it wants both; http-auth.ts), device and media (ver10) services, and only the calls the
  * agent needs. Every answer is read within a size bound and parsed defensively; every failure is an
  * `OnvifError` with a kind the health ladder can tell apart. Messages never contain credentials.
  *
@@ -11,6 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Credentials } from '../credentials.ts';
+import { authorizationFor, chooseHttpAuth, httpAuthName, parseAuthChallenges, sharedHttpAuthCache, type CachedHttpAuth, type HttpAuthCache } from './http-auth.ts';
 import {
   MAX_XML_BYTES,
   OnvifError,
@@ -78,6 +80,8 @@ export interface OnvifClientOptions {
   credentials?: Credentials;
   /** per request, default 5000 ms */
   timeoutMs?: number;
+  /** where HTTP challenges are remembered per origin; default: the agent-wide one */
+  httpAuthCache?: HttpAuthCache;
 }
 
 /** WS-UsernameToken PasswordDigest: Base64(SHA-1(nonce + created + password)). */
@@ -157,6 +161,8 @@ export class OnvifClient {
   mediaUrl: URL;
   readonly #creds: Credentials | undefined;
   readonly #timeoutMs: number;
+  readonly #authCache: HttpAuthCache;
+  #httpAuth: string | undefined;
   /** camera clock minus ours, ms: tokens are dated in the camera's time so a skewed clock does not fail auth */
   clockOffsetMs = 0;
 
@@ -169,35 +175,83 @@ export class OnvifClient {
     this.mediaUrl = u;
     this.#creds = opts.credentials;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
+    this.#authCache = opts.httpAuthCache ?? sharedHttpAuthCache;
   }
 
   get hasCredentials(): boolean {
     return this.#creds !== undefined;
   }
 
+  /** The HTTP authentication the camera last accepted from this client (digest-sha-256, basic, …), if it asked for one. */
+  get httpAuth(): string | undefined {
+    return this.#httpAuth;
+  }
+
+  /**
+   * POSTs one envelope, answering HTTP authentication challenges. With credentials, a challenge
+   * cached for the origin is answered at once; a 401 with a challenge is answered once, and once
+   * more only when it says the nonce went stale, so a wrong password costs at most three requests
+   * and never a loop. A 401 without a challenge (WS-Security refused) goes back to the caller.
+   */
+  async #post(url: URL, body: string, auth: boolean, what: string): Promise<{ res: Response; text: string }> {
+    const creds = this.#creds;
+    const origin = url.origin;
+    const uri = `${url.pathname}${url.search}`;
+    let answering: CachedHttpAuth | undefined = creds ? this.#authCache.get(origin) : undefined;
+    let fromChallenge = false;
+    let staleRetried = false;
+    for (;;) {
+      // a fresh WS-Security token per attempt: cameras refuse a replayed nonce
+      const header = auth && creds ? securityHeader(creds, new Date(Date.now() + this.clockOffsetMs)) : '';
+      const headers: Record<string, string> = { 'content-type': 'application/soap+xml; charset=utf-8' };
+      if (answering && creds) headers['authorization'] = authorizationFor(answering, creds.username, creds.reveal(), 'POST', uri);
+      let res: Response;
+      try {
+        res = await fetch(url, { method: 'POST', headers, body: envelope(body, header), signal: AbortSignal.timeout(this.#timeoutMs), redirect: 'error' });
+      } catch (err) {
+        throw networkError(err, what);
+      }
+      let text: string;
+      try {
+        text = await readBounded(res, MAX_XML_BYTES);
+      } catch (err) {
+        if (err instanceof OnvifError) throw new OnvifError(err.kind, `${what}: ${err.message}`);
+        throw networkError(err, what);
+      }
+      const wwwAuth = res.status === 401 ? res.headers.get('www-authenticate') : null;
+      if (wwwAuth === null) {
+        if (res.ok && answering) this.#httpAuth = httpAuthName(answering);
+        return { res, text };
+      }
+      if (!creds) throw new OnvifError('not-authorized', `${what}: not authorized (the camera asks for HTTP authentication; no credentials for this address)`, 'no-credentials');
+      const challenges = parseAuthChallenges(wwwAuth);
+      if (!challenges) {
+        this.#authCache.delete(origin);
+        throw new OnvifError('not-authorized', `${what}: not authorized: unreadable WWW-Authenticate header, not answered`, 'bad-challenge');
+      }
+      const choice = chooseHttpAuth(challenges);
+      if (choice.scheme === 'unsupported') {
+        this.#authCache.delete(origin);
+        throw new OnvifError('not-authorized', `${what}: not authorized: the camera asks for HTTP authentication we do not speak (${choice.offered})`, 'unsupported-challenge');
+      }
+      const stale = choice.scheme === 'digest' && choice.challenge.stale;
+      if (fromChallenge && !(stale && !staleRetried)) {
+        // we answered this very call's challenge and it was refused: the password is wrong
+        this.#authCache.delete(origin);
+        const name = answering ? httpAuthName(answering) : choice.scheme;
+        throw new OnvifError('not-authorized', `${what}: not authorized: HTTP ${name === 'basic' ? 'Basic' : `Digest ${name.slice('digest-'.length).toUpperCase()}`} refused (wrong username or password)`, 'wrong-credentials');
+      }
+      if (fromChallenge) staleRetried = true;
+      answering = choice.scheme === 'digest' ? { scheme: 'digest', challenge: choice.challenge, nc: 0 } : { scheme: 'basic' };
+      this.#authCache.set(origin, answering);
+      fromChallenge = true;
+    }
+  }
+
   /** One SOAP request; returns the first element of the answer's Body. */
   async call(url: URL, operation: string, body: string, auth: boolean): Promise<XmlNode> {
-    const header = auth && this.#creds ? securityHeader(this.#creds, new Date(Date.now() + this.clockOffsetMs)) : '';
     const what = `${operation} at ${url.host}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/soap+xml; charset=utf-8' },
-        body: envelope(body, header),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-        redirect: 'error',
-      });
-    } catch (err) {
-      throw networkError(err, what);
-    }
-    let textBody: string;
-    try {
-      textBody = await readBounded(res, MAX_XML_BYTES);
-    } catch (err) {
-      if (err instanceof OnvifError) throw new OnvifError(err.kind, `${what}: ${err.message}`);
-      throw networkError(err, what);
-    }
+    const { res, text: textBody } = await this.#post(url, body, auth, what);
     let resBody: XmlNode | undefined;
     let parseError: OnvifError | undefined;
     try {
@@ -207,7 +261,9 @@ export class OnvifClient {
     }
     const fault = resBody ? soapFault(resBody) : undefined;
     if (res.status === 401 || (fault && isAuthFault(fault))) {
-      throw new OnvifError('not-authorized', `${what}: not authorized${this.#creds ? ' (wrong username or password)' : ' (no credentials for this address)'}`);
+      throw this.#creds
+        ? new OnvifError('not-authorized', `${what}: not authorized (wrong username or password)`, 'wrong-credentials')
+        : new OnvifError('not-authorized', `${what}: not authorized (no credentials for this address)`, 'no-credentials');
     }
     if (fault) throw new OnvifError('fault', `${what}: SOAP fault ${[fault.code, ...fault.subcodes].filter(Boolean).join('/')}${fault.reason ? `: ${fault.reason}` : ''}`);
     if (!res.ok && parseError) throw new OnvifError('http', `${what}: HTTP ${res.status}`);

@@ -2,15 +2,19 @@
  * The camera health ladder. Each rung needs the one below it:
  *
  *   step 0  unreachable        nothing answers GetSystemDateAndTime (powered off, cable, wrong address)
- *   step 1  reachable          GetSystemDateAndTime answers without auth, but GetDeviceInformation
- *                              with our credentials does not (401/NotAuthorized = wrong password)
+ *   step 1  reachable          GetSystemDateAndTime answers (or asks for HTTP auth), but
+ *                              GetDeviceInformation with our credentials does not (401/NotAuthorized:
+ *                              WS-Security or HTTP Digest refused = wrong password)
  *   step 2  ONVIF with auth    …but the stream URI does not answer RTSP OPTIONS with 200
  *   step 3  stream up          …but the encoder does not run at the configured resolution/frame rate
  *   step 4  healthy
  *
  * One Reading (measurement `camera_health`) per check: `reachable`, `onvifAuth`, `streamUp`,
  * `encoderOk`, `step`, and when known `resolutionWidth`, `resolutionHeight`, `fps`, `bitrate`,
- * `rtspStatus`; `failure` names why the ladder stopped (refused, timeout, not-authorized, bad-xml, …).
+ * `rtspStatus`; `failure` names why the ladder stopped (refused, timeout, not-authorized, bad-xml, …),
+ * and for not-authorized `authFailure` says why (wrong-credentials, no-credentials,
+ * unsupported-challenge, bad-challenge); `httpAuth` names the HTTP authentication the camera
+ * demanded and accepted (digest-md5, digest-sha-256, basic), when it demanded one.
  * Never throws for anything a camera does; credentials never appear in the Reading.
  */
 import * as net from 'node:net';
@@ -94,6 +98,7 @@ export async function checkCameraHealth(target: CameraHealthTarget, opts: Camera
       failure = why ?? (err instanceof OnvifError ? err.kind : 'error');
       detail = (err as Error).message;
       metrics.failure = failure;
+      if (err instanceof OnvifError && err.authFailure) metrics.authFailure = err.authFailure;
     }
     return { step, failure, detail, reading: { device: target.device, ts: now(), measurement: 'camera_health', metrics } };
   };
@@ -114,13 +119,14 @@ export async function checkCameraHealth(target: CameraHealthTarget, opts: Camera
   metrics.reachable = true;
 
   // rung 2: our credentials work
-  if (!client.hasCredentials) return finish(1, new OnvifError('not-authorized', 'no credentials for this camera in the credential store'));
+  if (!client.hasCredentials) return finish(1, new OnvifError('not-authorized', 'no credentials for this camera in the credential store', 'no-credentials'));
   try {
     await client.getDeviceInformation();
   } catch (err) {
     return finish(1, err);
   }
   metrics.onvifAuth = true;
+  if (client.httpAuth) metrics.httpAuth = client.httpAuth;
 
   // rung 3: the stream answers
   let encoderToken: string | undefined;

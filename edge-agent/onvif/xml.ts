@@ -7,14 +7,22 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 export type OnvifErrorKind = 'unreachable' | 'timeout' | 'http' | 'not-authorized' | 'fault' | 'bad-xml' | 'bad-answer' | 'refused';
 
+/**
+ * Why a `not-authorized` failed: our username/password refused, none configured, or a challenge we
+ * cannot answer (an algorithm or qop we do not speak) or cannot read (not answered at all).
+ */
+export type AuthFailure = 'wrong-credentials' | 'no-credentials' | 'unsupported-challenge' | 'bad-challenge';
+
 /** One failure talking to a device. Messages never contain credentials. */
 export class OnvifError extends Error {
   readonly kind: OnvifErrorKind;
-  constructor(kind: OnvifErrorKind, message: string) {
+  readonly authFailure: AuthFailure | undefined;
+  constructor(kind: OnvifErrorKind, message: string, authFailure?: AuthFailure) {
     // answers end up quoted in messages: keep them printable and short
     // eslint-disable-next-line no-control-regex
     super(message.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '?').slice(0, 500));
     this.kind = kind;
+    this.authFailure = authFailure;
     this.name = 'OnvifError';
   }
 }

@@ -25,9 +25,20 @@ function soap(op: string, auth?: { user: string; pass: string }, ns = 'tds', inn
   return `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl"><s:Header>${header}</s:Header><s:Body><${ns}:${op}>${inner}</${ns}:${op}></s:Body></s:Envelope>`;
 }
 
-async function post(url: string, body: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/soap+xml' } });
-  return { status: res.status, text: await res.text() };
+async function post(url: string, body: string, authorization?: string): Promise<{ status: number; text: string; challenge: string | null }> {
+  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/soap+xml', ...(authorization ? { authorization } : {}) } });
+  return { status: res.status, text: await res.text(), challenge: res.headers.get('www-authenticate') };
+}
+
+/** A Digest answer computed here by hand (RFC 7616 §3.4.1), independent of both the simulator and the agent. */
+function digest(challenge: string, o: { url: string; user: string; pass: string; nc: number; algorithm: 'MD5' | 'SHA-256' }): string {
+  const param = (k: string): string => new RegExp(`${k}="([^"]*)"`).exec(challenge)?.[1] ?? '';
+  const H = (s: string): string => createHash(o.algorithm === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+  const uri = new URL(o.url).pathname;
+  const nc = o.nc.toString(16).padStart(8, '0');
+  const cnonce = randomBytes(8).toString('hex');
+  const response = H(`${H(`${o.user}:${param('realm')}:${o.pass}`)}:${param('nonce')}:${nc}:${cnonce}:auth:${H(`POST:${uri}`)}`);
+  return `Digest username="${o.user}", realm="${param('realm')}", nonce="${param('nonce')}", uri="${uri}", algorithm=${o.algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${param('opaque')}"`;
 }
 
 function rtspOptions(uri: string): Promise<string> {
@@ -86,6 +97,51 @@ describe('simulated ONVIF camera', () => {
     const uri = await post(down.xaddr, soap('GetStreamUri', user, 'trt', '<trt:ProfileToken>Profile_1</trt:ProfileToken>'));
     expect(uri.status).toBe(200);
     await expect(rtspOptions(down.streamUri)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('httpAuth digest: challenges every request, checks the answer, refuses a replayed nonce count, declares nonces stale', async () => {
+    const dg = await startSimulatedCamera({ ...opts, serial: 'DHSIM3', httpAuth: { scheme: 'digest', algorithm: 'SHA-256', realm: 'Login to DHSIM3' } });
+    try {
+      // even GetSystemDateAndTime, and a valid WS-UsernameToken alone is not enough
+      const first = await post(dg.xaddr, soap('GetSystemDateAndTime'));
+      expect(first.status).toBe(401);
+      expect(first.challenge).toMatch(/^Digest realm="Login to DHSIM3", qop="auth", algorithm=SHA-256, nonce="[^"]+", opaque="[0-9a-f]+"$/);
+      expect((await post(dg.xaddr, soap('GetDeviceInformation', user))).status).toBe(401);
+      const ch = first.challenge!;
+      const auth = (nc: number, pass = 'sim-pass', algorithm: 'MD5' | 'SHA-256' = 'SHA-256'): string => digest(ch, { url: dg.xaddr, user: 'admin', pass, nc, algorithm });
+      // Digest only: no WS-UsernameToken needed
+      const ok = await post(dg.xaddr, soap('GetDeviceInformation'), auth(1));
+      expect(ok.status).toBe(200);
+      expect(ok.text).toContain('<tds:Model>DH-IPC-HDW3441T-ZS</tds:Model>');
+      expect((await post(dg.xaddr, soap('GetScopes'), auth(2))).status).toBe(200);
+      const replay = await post(dg.xaddr, soap('GetScopes'), auth(2));
+      expect([replay.status, replay.challenge]).toEqual([401, expect.not.stringContaining('stale') as unknown]);
+      expect((await post(dg.xaddr, soap('GetScopes'), auth(3, 'nope'))).status).toBe(401);
+      expect((await post(dg.xaddr, soap('GetScopes'), auth(4, 'sim-pass', 'MD5'))).status).toBe(401);
+      dg.expireHttpNonces();
+      const stale = await post(dg.xaddr, soap('GetScopes'), auth(5));
+      expect(stale.status).toBe(401);
+      expect(stale.challenge).toMatch(/, stale=true$/);
+      expect((await post(dg.xaddr, soap('GetScopes'), digest(stale.challenge!, { url: dg.xaddr, user: 'admin', pass: 'sim-pass', nc: 1, algorithm: 'SHA-256' }))).status).toBe(200);
+      expect(dg.httpAuthLog.map((e) => e.why ?? e.outcome)).toEqual(['missing', 'missing', 'ok', 'ok', 'replay', 'response', 'algorithm', 'stale', 'ok']);
+    } finally {
+      await dg.stop();
+    }
+  });
+
+  it('httpAuth digest with wsSecurity: both are required', async () => {
+    const both = await startSimulatedCamera({ ...opts, serial: 'DHSIM4', httpAuth: { scheme: 'digest', algorithm: 'MD5', wsSecurity: true } });
+    try {
+      const ch = (await post(both.xaddr, soap('GetSystemDateAndTime'))).challenge!;
+      const auth = (nc: number): string => digest(ch, { url: both.xaddr, user: 'admin', pass: 'sim-pass', nc, algorithm: 'MD5' });
+      expect((await post(both.xaddr, soap('GetSystemDateAndTime'), auth(1))).status).toBe(200);
+      const digestOnly = await post(both.xaddr, soap('GetDeviceInformation'), auth(2));
+      expect([digestOnly.status, digestOnly.challenge]).toEqual([401, null]);
+      expect(digestOnly.text).toContain('ter:NotAuthorized');
+      expect((await post(both.xaddr, soap('GetDeviceInformation', user), auth(3))).status).toBe(200);
+    } finally {
+      await both.stop();
+    }
   });
 
   it('the replay serves recorded answers by operation, with the recorded address rewritten to its own', async () => {

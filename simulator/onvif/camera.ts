@@ -5,6 +5,8 @@
  * one is refused), `stream-down` (GetStreamUri answers, its RTSP port refuses connections),
  * `degraded` (the encoder runs below the configured resolution and frame rate), `garbage-xml`
  * (every SOAP answer is broken XML; WS-Discovery still answers, as a half-crashed camera does).
+ * With `httpAuth` the camera's web server demands HTTP Digest (or Basic) on every SOAP request,
+ * GetSystemDateAndTime included, instead of WS-UsernameToken, or as well (`wsSecurity: true`).
  *
  * Network safety: binds only the address it is given; multicast only inside a network namespace
  * other than the host's (checked), never on loopback.
@@ -28,6 +30,7 @@ import {
   startRtspStub,
   tokenValid,
 } from './soap-server.ts';
+import { HttpAuthGuard, type HttpAuthDemand, type HttpAuthEvent } from './http-auth.ts';
 
 export type CameraFault = 'off' | 'wrong-password' | 'stream-down' | 'degraded' | 'garbage-xml';
 
@@ -57,6 +60,8 @@ export interface SimulatedCameraOptions {
   ipv4?: string[];
   ipv6?: string[];
   location?: string;
+  /** demand HTTP Digest/Basic (http-auth.ts); without it: WS-UsernameToken only */
+  httpAuth?: HttpAuthDemand;
 }
 
 export interface SimulatedCamera {
@@ -68,6 +73,10 @@ export interface SimulatedCamera {
   streamUri: string;
   /** WS-Discovery endpoint reference (urn:uuid:…) */
   endpoint: string;
+  /** with `httpAuth`: every SOAP request's HTTP authentication outcome, in order */
+  readonly httpAuthLog: readonly HttpAuthEvent[];
+  /** with `httpAuth` Digest: declare every nonce issued so far stale (as a camera does after a while) */
+  expireHttpNonces(): void;
   stop(): Promise<void>;
 }
 
@@ -193,6 +202,8 @@ export async function startSimulatedCamera(opts: SimulatedCameraOptions): Promis
 
   // on site someone changed the password: the one in the gateway's store is now refused
   const effectivePassword = fault === 'wrong-password' ? `${opts.password}-changed-${randomUUID()}` : opts.password;
+  const guard = opts.httpAuth ? new HttpAuthGuard(opts.httpAuth) : undefined;
+  const wsSecurity = !opts.httpAuth || opts.httpAuth.wsSecurity === true;
 
   const server = http.createServer((req, res) => {
     void (async () => {
@@ -210,10 +221,19 @@ export async function startSimulatedCamera(opts: SimulatedCameraOptions): Promis
       } catch {
         parsed = undefined;
       }
+      // the web server in front checks HTTP auth before the SOAP layer sees anything
+      if (guard) {
+        const outcome = guard.check(req, opts.username, effectivePassword).outcome;
+        if (outcome !== 'ok') {
+          const xml = soapFaultXml('Sender', 'ter:NotAuthorized', 'Sender not authorized');
+          res.setHeader('www-authenticate', guard.challenge(outcome === 'stale'));
+          return send(res, 401, xml);
+        }
+      }
       if (!parsed) return send(res, 400, soapFaultXml('Sender', 'ter:WellFormed', 'not a SOAP envelope'));
       const answer = answers[parsed.operation];
       if (!answer) return send(res, 400, soapFaultXml('Receiver', 'ter:ActionNotSupported', `${parsed.operation} is not supported`));
-      if (parsed.operation !== 'GetSystemDateAndTime' && !tokenValid(parsed, opts.username, effectivePassword)) {
+      if (wsSecurity && parsed.operation !== 'GetSystemDateAndTime' && !tokenValid(parsed, opts.username, effectivePassword)) {
         return send(res, 401, soapFaultXml('Sender', 'ter:NotAuthorized', 'Sender not authorized'));
       }
       try {
@@ -256,6 +276,8 @@ export async function startSimulatedCamera(opts: SimulatedCameraOptions): Promis
     discoveryPort: responder.port,
     streamUri: streamUri('main'),
     endpoint,
+    httpAuthLog: guard?.log ?? [],
+    expireHttpNonces: () => guard?.expireNonces(),
     stop: async () => {
       if (stopped) return;
       stopped = true;
