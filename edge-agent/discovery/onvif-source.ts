@@ -33,7 +33,15 @@ export interface OnvifFields extends Recognised {
 }
 
 export const LADDER = ['unreachable', 'reachable-no-auth', 'onvif-auth-no-stream', 'stream-up-degraded', 'healthy'] as const;
-const LADDER_TEXT = ['Camera does not answer (powered off or cut off)', 'Camera answers but refuses our credentials (wrong password)', 'Camera ONVIF works but its stream does not answer', 'Camera streams below its configured resolution or frame rate', 'Camera healthy'];
+const LADDER_TEXT = ['Camera does not answer (powered off or cut off)', 'Camera answers but refuses our credentials', 'Camera ONVIF works but its stream does not answer', 'Camera streams below its configured resolution or frame rate', 'Camera healthy'];
+
+/** Why a camera refused us (`authFailure` on step 1), as the event's message says it. */
+const AUTH_FAILURE_TEXT: Record<string, string> = {
+  'wrong-credentials': 'wrong user name or password',
+  'no-credentials': 'the gateway credentials file has no entry for it',
+  'unsupported-challenge': 'it asks for an HTTP authentication the agent does not speak',
+  'bad-challenge': 'its HTTP authentication challenge cannot be read',
+};
 
 interface CameraTarget {
   id: string;
@@ -75,7 +83,13 @@ class CameraPoller implements SourcePoller {
       const data: Record<string, MetricValue> = { state: h.step === 4 ? 'cleared' : 'active', rule: 'camera-health', step: h.step, stepName: LADDER[h.step]! };
       if (this.step !== undefined) data.previousStep = this.step;
       if (h.failure) data.failure = h.failure;
-      result.events.push({ type: 'camera-health', severity: h.step === 4 ? 'info' : h.step === 3 ? 'warning' : 'critical', message: LADDER_TEXT[h.step]!, data });
+      const authFailure = h.reading.metrics.authFailure;
+      let message = LADDER_TEXT[h.step]!;
+      if (typeof authFailure === 'string') {
+        data.authFailure = authFailure;
+        message += ` (${AUTH_FAILURE_TEXT[authFailure] ?? authFailure})`;
+      }
+      result.events.push({ type: 'camera-health', severity: h.step === 4 ? 'info' : h.step === 3 ? 'warning' : 'critical', message, data });
     }
     this.step = h.step;
     if (this.profile) this.health.judge(this.profile, t.id, result, new Set(['device']));

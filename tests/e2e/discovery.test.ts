@@ -115,6 +115,13 @@ describe('a simulated school discovered with zero configuration', () => {
       return [...want].every(([id, step]) => steps.get(id) === step) ? true : undefined;
     }).catch(() => undefined); // on timeout the assertion below shows the difference
     expect(steps).toEqual(want);
+    // the camera that refuses our password says so in its health event, with the reason
+    const refusing = at(box.discovered, cams.find((c) => c.fault === 'wrong-password')!)!.deviceId;
+    const events = await waitFor('the refusing camera\'s health event', async () => {
+      const r = rows(await stack.query(`SELECT "message" FROM "agent_event" WHERE "device" = '${refusing}' AND "type" = 'camera-health'`));
+      return r.length > 0 ? r : undefined;
+    });
+    expect(events.at(-1)!.message).toBe('Camera answers but refuses our credentials (wrong user name or password)');
 
     // accepting a healthy camera enrolls it; its telemetry carries school, county, device and kind
     const id = at(box.discovered, healthyCam)!.deviceId;
