@@ -342,13 +342,13 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
   const registry = profiles.registry;
 
   // ---- the devices: configured seeds plus what discovery found ----
-  const sourceCtx = {
-    registry,
-    credentials: loadCredentials(config, log),
-    allow: allowFrom(config),
-    allowRule: `discovery.allow [${(config.discovery?.allow ?? []).join(', ')}]`,
-    log,
-  };
+  /** What discovery sources and pollers consult at poll time; replaced in place by reload-config. */
+  const contextFor = (c: AgentConfig) => ({
+    credentials: loadCredentials(c, log),
+    allow: allowFrom(c),
+    allowRule: `discovery.allow [${(c.discovery?.allow ?? []).join(', ')}]`,
+  });
+  const sourceCtx = { registry, log, ...contextFor(config) };
   function makeSources(): DiscoverySource[] {
     const d = config.discovery;
     if (!d) return [];
@@ -565,6 +565,10 @@ export async function startAgent(initialConfig: AgentConfig, options: StartAgent
             throw new Error('identity, mqtt url or dataDir changed: restart the agent');
           }
           config = next;
+          // allow and the credentials file are read again too; pollers are rebuilt so that none
+          // keeps the old credentials or polls an address allow no longer admits
+          Object.assign(sourceCtx, contextFor(config));
+          pollers.clear();
           sources = makeSources();
           syncSchedule(true);
           announceDevices();

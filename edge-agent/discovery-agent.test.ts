@@ -79,7 +79,7 @@ class Watcher {
   lastDiscovery(): DiscoveryMessage | undefined {
     return this.discovery.at(-1);
   }
-  async command(command: 'rescan' | 'ping'): Promise<CommandAckMessage> {
+  async command(command: 'rescan' | 'ping' | 'reload-config'): Promise<CommandAckMessage> {
     const id = `c${++this.cmdSeq}-${Date.now()}`;
     await this.client.publishAsync(`campus/v1/${SCHOOL}/${this.agentId}/cmd`, encodeMessage('cmd', { v: SCHEMA_VERSION, seq: this.cmdSeq, ts: Date.now(), id, command }), { qos: 1 });
     return until(`ack of ${command}`, () => this.acks.find((a) => a.id === id), 60_000);
@@ -190,6 +190,38 @@ describe('agent with SNMP discovery (zero config beyond the targets)', () => {
       return a;
     }
   }, 120_000);
+
+  it('reload-config reads discovery.allow again: a narrowed allow stops probing and polling without a restart', async () => {
+    const file = path.join(dir, 'reload.yaml');
+    const write = (allow: string) =>
+      fs.writeFileSync(file, [`schoolCode: "${SCHOOL}"`, 'agentId: gw-7', 'mqtt:', `  url: ${broker.url}`, 'dataDir: reload-data', 'discovery:', `  allow: [${allow}]`, '  snmp:', `    targets: ['${gear.target}']`, ''].join('\n'));
+    write('127.0.0.1');
+    const watcher = await Watcher.start(broker.url, 'gw-7');
+    const agent = await startAgent(loadAgentConfig(file), { logger: quiet, reloadConfig: () => loadAgentConfig(file) });
+    try {
+      const found = await until('discovery with the scanned gear', () => watcher.discovery.find((m) => m.devices.length === RANGE_DEVICES.length + 1));
+      const ids = found.devices.map((d) => d.device);
+      await agent.pollNow();
+      await until('interface readings while allowed', () => (watcher.readings.some((r) => r.measurement === 'interface') ? true : undefined));
+
+      write('127.0.0.2'); // the gear is all on 127.0.0.1
+      expect(await watcher.command('reload-config')).toMatchObject({ ok: true });
+      const refusedBefore = agent.stats().notAllowed;
+      // the reload's own scan and this one find nothing: every device is gone after its second missed scan
+      const scan = await watcher.command('rescan');
+      expect(scan).toMatchObject({ ok: true, result: { found: 0, new: 0, devices: 0 } });
+      expect(agent.stats().notAllowed).toBeGreaterThan(refusedBefore);
+      await until('every device gone from the device list', () => (watcher.lastDiscovery()?.devices.length === 0 ? true : undefined));
+      expect([...(watcher.lastDiscovery()!.gone ?? [])].sort()).toEqual([...ids].sort());
+      // and nothing is polled any more
+      const from = watcher.readings.length;
+      expect(await agent.pollNow()).toBe(0);
+      expect(watcher.readings.slice(from).filter((r) => ids.includes(r.device))).toEqual([]);
+    } finally {
+      await agent.stop();
+      await watcher.stop();
+    }
+  });
 
   it('rescan without discovery configured is refused with the reason', async () => {
     const file = path.join(dir, 'plain.yaml');
