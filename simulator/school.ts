@@ -28,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import type { DeviceKind } from '../protocol/index.ts';
 import { startSimulatedCamera, type CameraFault, type SimulatedCamera, type SimulatedCameraOptions } from './onvif/camera.ts';
+import type { HttpAuthDemand } from './onvif/http-auth.ts';
 import { startSimulatedHttpDevice, type SimulatedHttpDevice } from './http-devices/simulated-http-device.ts';
 import { startSimulatedModbusDevice, type SimulatedModbusDevice } from './modbus/simulated-device.ts';
 import { startSimulatedSwitch, type SimulatedSwitch } from './snmp/simulated-switch.ts';
@@ -117,6 +118,12 @@ const CAMERA_MODELS = [
   { manufacturer: 'Dahua', model: 'IPC-HFW2431S-S-S2', firmware: '2.800.0000000.16.R', profile: 'dahua-ipc', resolution: { width: 2688, height: 1520 } },
   { manufacturer: 'Uniview', model: 'IPC2124LB-SF28KM-G', firmware: 'IPC_G6103-B5007P03D1907', profile: 'uniview-ipc', resolution: { width: 2592, height: 1520 } },
 ] as const;
+/**
+ * Cameras that answer ONVIF only behind HTTP Digest, as many do in the field (which firmwares do
+ * varies; here the simulated Uniview model), so that the demo and the end-to-end tests go through
+ * the agent's Digest path as well as plain WS-Security.
+ */
+const HTTP_AUTH_BY_MAKER: Partial<Record<string, HttpAuthDemand>> = { Uniview: { scheme: 'digest', algorithm: 'MD5', realm: 'IP Camera' } };
 const CAMERA_FAULTS: CameraFault[] = ['off', 'wrong-password', 'stream-down', 'degraded'];
 export type CameraManufacturer = (typeof CAMERA_MODELS)[number]['manufacturer'];
 
@@ -209,6 +216,7 @@ export async function startSimulatedSchool(opts: SchoolOptions): Promise<Simulat
         discoveryPort: PORTS.wsDiscovery,
         location: code,
         ...(spec?.ipv6 ? { ipv6: spec.ipv6 } : {}),
+        ...(HTTP_AUTH_BY_MAKER[m.manufacturer] ? { httpAuth: HTTP_AUTH_BY_MAKER[m.manufacturer] } : {}),
       };
       // off and degraded happen after installation: start healthy
       const early = fault === 'off' || fault === 'degraded' ? undefined : fault;

@@ -122,6 +122,11 @@ describe('a simulated school discovered with zero configuration', () => {
       return r.length > 0 ? r : undefined;
     });
     expect(events.at(-1)!.message).toBe('Camera answers but refuses our credentials (wrong user name or password)');
+    // the Uniview cameras answer only behind HTTP Digest: the healthy ones got in with it
+    const digestOnly = cams.filter((c) => c.expectProfile === 'uniview-ipc' && !c.fault).map((c) => at(box.discovered, c)!.deviceId);
+    expect(digestOnly.length).toBeGreaterThan(0);
+    const httpAuth = rows(await stack.query(`SELECT last("httpAuth") FROM "camera_health" WHERE "school" = '${SCHOOL_A}' GROUP BY "device"`));
+    for (const id of digestOnly) expect(httpAuth.find((r) => r.device === id)?.last).toBe('digest-md5');
 
     // accepting a healthy camera enrolls it; its telemetry carries school, county, device and kind
     const id = at(box.discovered, healthyCam)!.deviceId;
