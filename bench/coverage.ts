@@ -54,10 +54,12 @@ const meanMs = fullMs / SCHOOLS;
 // ---- memory of the cached per-school objects (what the collector keeps for incremental updates) ----
 const campuses = Array.from({ length: KEEP }, (_, i) => school(i));
 global.gc?.();
-const heap0 = process.memoryUsage().heapUsed;
+// heapUsed + arrayBuffers: the views are packed in typed arrays, whose buffers live outside the JS heap
+const heldBytes = (): number => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+const heap0 = heldBytes();
 const kept = campuses.map((c) => new SchoolCoverage(c));
 global.gc?.();
-const heapPerSchool = (process.memoryUsage().heapUsed - heap0) / KEEP;
+const heapPerSchool = (heldBytes() - heap0) / KEEP;
 
 // ---- incremental: one camera's status change, and one camera moved ----
 const rng = mulberry32(42);

@@ -254,6 +254,38 @@ describe('coverage and compliance', () => {
   });
 });
 
+describe('the coverage cache', () => {
+  it('gives exactly what a fresh computation gives, with views kept or none kept, through breakdowns and moves', async () => {
+    await enrollCameras();
+    await put(`/api/v1/schools/${SCHOOL}/campus`, spec.campus);
+    const options = { db, inventory, query: fakeInflux, refreshIntervalMs: 0 };
+    const noViews = new ComplianceService({ ...options, viewCacheBytes: 0 });
+    const strip = <T extends { computedAt: string }>(r: T | null) => ({ ...r!, computedAt: '' });
+    const same = async (after: string) => {
+      const fresh = strip(await new ComplianceService(options).coverage(SCHOOL));
+      expect(strip(await svc.coverage(SCHOOL)), after).toEqual(fresh);
+      expect(strip(await noViews.coverage(SCHOOL)), after).toEqual(fresh);
+    };
+    await same('the first computation');
+    steps.set(`cam-gw/${spec.gateCamera}`, 2);
+    await same('the gate camera broke');
+    const kitchen = spec.cameras.find((c) => c.key === 'cam-kitchen')!;
+    const turned = { ...kitchen.placement, camera: { ...kitchen.placement.camera!, headingDeg: 200 } };
+    expect((await put(`/api/v1/schools/${SCHOOL}/devices/cam-gw/${kitchen.deviceId}/placement`, { placement: turned })).statusCode).toBe(200);
+    await same('the kitchen camera turned');
+    steps.delete(`cam-gw/${spec.cameras[0]!.deviceId}`);
+    steps.set(`cam-gw/${spec.gateCamera}`, 4);
+    await same('one camera went silent, the gate camera came back');
+    // a preview from the cached views equals one from views computed anew
+    const back = [{ agentId: 'cam-gw', deviceId: kitchen.deviceId, placement: kitchen.placement }];
+    expect(strip(await noViews.preview(SCHOOL, back))).toEqual(strip(await svc.preview(SCHOOL, back)));
+    // nothing kept by the service without room for views, something by the default one
+    expect(noViews.views.views).toBe(0);
+    expect(noViews.views.dropped).toBeGreaterThan(0);
+    expect(svc.views.views).toBeGreaterThan(0);
+  });
+});
+
 describe('coverage preview (what-if placements) and moving a camera', () => {
   const corridor = spec.cameras.find((c) => c.key === 'cam-corr-e')!;
   const kitchen = spec.cameras.find((c) => c.key === 'cam-kitchen')!;

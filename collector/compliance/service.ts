@@ -18,7 +18,7 @@ import { pointToLine } from '../telemetry/line-protocol.ts';
 import { loadProfiles } from '../../device-profiles/loader.ts';
 import type { ProfileRegistry } from '../../device-profiles/registry.ts';
 import type { EventBus } from '../api/events.ts';
-import { GeometryError, KEY_AREA_TYPES, PPM_LEVELS, SchoolCoverage, polygonToGeoJson, type AreaCoverage, type Camera, type DensityLevel, type GeoJsonPolygon, type KeyArea, type LocalFrame, type SchoolCoverageResult } from './geometry/index.ts';
+import { GeometryError, KEY_AREA_TYPES, PPM_LEVELS, SchoolCoverage, ViewCache, polygonToGeoJson, sameCamera, type AreaCoverage, type Camera, type DensityLevel, type GeoJsonPolygon, type KeyArea, type LocalFrame, type SchoolCoverageResult } from './geometry/index.ts';
 import { figuresOf, viewReaches, viewToGeoJson, type CoveragePreview, type PreviewCamera, type PreviewedCamera } from './preview.ts';
 import { CampusStore, PACK_TYPE_OF, campusToGeoJson, localFrameOf, obstaclesOf, type CampusFeatureCollection, type CampusPlan, type PlanFrame, type PlanKeyArea, type SchoolSettings } from './campus.ts';
 import { loadPacks, resolvePolicy, rulesFor, type Policy } from './policy/packs.ts';
@@ -34,6 +34,12 @@ import { camerasMonth, coverageMonth, type CamerasMonth, type CoverageMonth, typ
  * usual main stream and what Shanghai DB31/329.6 asks outdoors (REFERENCE.md).
  */
 export const DEFAULT_HORIZONTAL_PIXELS = 1920;
+/**
+ * Cameras' views kept for all schools together, least recently used dropped first and computed again
+ * when needed (geometry/view-cache.ts). 64 MiB holds the views of about 500 schools of 80 cameras:
+ * the ones being changed or previewed; the rest of a school's state is not bounded by it.
+ */
+export const DEFAULT_VIEW_CACHE_BYTES = 64 * 2 ** 20;
 /** Level used for a key-area type the policy pack does not list. */
 export const DEFAULT_REQUIRED_LEVEL: DensityLevel = 'observe';
 /** Ladder steps (edge-agent onvif/health.ts): 3 = stream up but degraded, 4 = healthy. */
@@ -57,6 +63,8 @@ export interface ComplianceOptions {
   healthMaxAgeMs?: number;
   /** Background re-check of every planned school (default 30 s; 0 = only on request). */
   refreshIntervalMs?: number;
+  /** Bound of the cameras' views kept for all schools together (default DEFAULT_VIEW_CACHE_BYTES). */
+  viewCacheBytes?: number;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -138,16 +146,19 @@ export interface SchoolCompliance {
   };
 }
 
+/**
+ * What is kept per school between requests (for a whole city: keep it small, docs/operations.md
+ * "Coverage cache"). The cameras' coverage inputs live in `coverage` only; what a refresh read
+ * (the plan, devices, agents, camera health) is not kept: every request refreshes first.
+ */
 interface SchoolState {
+  /** the plan's version and the policy the coverage was built for */
   key: string;
-  plan: CampusPlan;
+  frame: PlanFrame;
   policy: Policy;
   coverage: SchoolCoverage;
-  inputs: Map<string, string>;
   cameras: Map<string, CameraStatus>;
   areaMeta: Map<string, { name: string; obligation: 'required' | 'recommended' }>;
-  /** what the last refresh read (devices, agents online, camera health): a preview judges its cameras by the same */
-  seen: CameraFacts;
 }
 
 /** What decides a camera's status: its agent online, its latest health reading. */
@@ -175,6 +186,8 @@ export class ComplianceService {
   private profiles: ProfileRegistry | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly maxAge: number;
+  /** every school's cameras' views (bounded, shared) */
+  readonly views: ViewCache;
 
   constructor(private readonly o: ComplianceOptions) {
     this.campus = new CampusStore(o.db);
@@ -186,6 +199,7 @@ export class ComplianceService {
     const conn = o.influx;
     this.query = o.query ?? (conn ? (q) => influxQuery(conn, q) : async () => []);
     this.maxAge = o.healthMaxAgeMs ?? 15 * 60_000;
+    this.views = new ViewCache(o.viewCacheBytes ?? DEFAULT_VIEW_CACHE_BYTES);
   }
 
   start(): void {
@@ -331,10 +345,11 @@ export class ComplianceService {
    * Publishes and records what changed. Null when the school has no campus plan.
    */
   refreshSchool(code: string): Promise<SchoolState | null> {
-    return this.locked(code, () => this.refreshUnlocked(code));
+    return this.locked(code, async () => (await this.refreshUnlocked(code))?.st ?? null);
   }
 
-  private async refreshUnlocked(code: string): Promise<SchoolState | null> {
+  /** The refreshed state, the plan it was refreshed from, and the facts its cameras were judged on. */
+  private async refreshUnlocked(code: string): Promise<{ st: SchoolState; plan: CampusPlan; seen: CameraFacts } | null> {
     const school = await this.o.inventory.getSchool(code);
     const plan = school ? await this.campus.getPlan(code) : null;
     if (!school || !plan) {
@@ -351,16 +366,14 @@ export class ComplianceService {
     if (!st || st.key !== key) {
       const areas: KeyArea[] = plan.keyAreas.map((a) => ({ id: a.id, name: a.name, type: a.type, polygon: a.polygon, requiredLevel: this.levelOf(policy, a) }));
       const fullThreshold = Number(policy.rules.find((r) => r.kind === 'key-area-coverage')?.params.fullAreaShare ?? 0.999);
-      const coverage = new SchoolCoverage({ areas, obstacles: obstaclesOf(plan), cameras }, { fullThreshold });
+      const coverage = new SchoolCoverage({ areas, obstacles: obstaclesOf(plan), cameras }, { fullThreshold, views: this.views });
       st = {
         key,
-        plan,
+        frame: plan.frame,
         policy,
         coverage,
-        inputs: new Map(cameras.map((c) => [c.id, JSON.stringify(c)])),
         cameras: new Map(status.map((s) => [s.id, s])),
         areaMeta: new Map(plan.keyAreas.map((a) => [a.id, { name: a.name, obligation: this.obligationOf(policy, a) }])),
-        seen: facts,
       };
       this.states.set(code, st);
       changedAreas = areas.map((a) => a.id);
@@ -369,22 +382,19 @@ export class ComplianceService {
       const seen = new Set<string>();
       for (const c of cameras) {
         seen.add(c.id);
-        const json = JSON.stringify(c);
-        if (st.inputs.get(c.id) === json) continue;
+        const held = st.coverage.camera(c.id);
+        if (held && sameCamera(held, c)) continue;
         for (const a of st.coverage.updateCamera(c)) touched.add(a);
-        st.inputs.set(c.id, json);
       }
-      for (const id of [...st.inputs.keys()]) {
+      for (const id of st.coverage.cameraIds()) {
         if (seen.has(id)) continue;
         for (const a of st.coverage.removeCamera(id)) touched.add(a);
-        st.inputs.delete(id);
       }
       for (const s of status) {
         const before = st.cameras.get(s.id);
         if (before && (before.online !== s.online || before.healthy !== s.healthy || before.step !== s.step)) statusChanges.push(s);
       }
       st.cameras = new Map(status.map((s) => [s.id, s]));
-      st.seen = facts;
       changedAreas = [...touched];
     }
     for (const s of statusChanges)
@@ -394,7 +404,7 @@ export class ComplianceService {
       this.o.events?.publish({ type: 'coverage-changed', school: code, county: school.countyCode, areas: changedAreas.sort(), fullyCoveredShare: r.fullyCoveredShare, weightedCoverage: r.weightedCoverage, at: now });
       await this.record(school, st, changedAreas);
     }
-    return st;
+    return { st, plan, seen: facts };
   }
 
   /** Coverage history: one `coverage` point per changed key area and one for the school. */
@@ -441,10 +451,10 @@ export class ComplianceService {
   }
 
   private report(school: School, st: SchoolState, r: SchoolCoverageResult, cameras: CameraStatus[]): CoverageReport {
-    const lf = localFrameOf(st.plan.frame);
+    const lf = localFrameOf(st.frame);
     return {
       school: { code: school.code, name: school.name, countyCode: school.countyCode },
-      frame: st.plan.frame,
+      frame: st.frame,
       policy: { id: st.policy.id, version: st.policy.version },
       computedAt: new Date().toISOString(),
       threshold: r.threshold,
@@ -469,15 +479,16 @@ export class ComplianceService {
    */
   preview(code: string, requests: readonly PreviewCamera[]): Promise<CoveragePreview | null> {
     return this.locked(code, async () => {
-      const st = await this.refreshUnlocked(code);
-      if (!st) return null;
+      const refreshed = await this.refreshUnlocked(code);
+      if (!refreshed) return null;
+      const { st, plan, seen } = refreshed;
       const school = (await this.o.inventory.getSchool(code))!;
-      const lf = localFrameOf(st.plan.frame);
+      const lf = localFrameOf(st.frame);
       const inputs: { camera: Camera; status: CameraStatus; state: string }[] = [];
       for (const q of requests) {
         const id = `${q.agentId}/${q.deviceId}`;
         if (inputs.some((i) => i.status.id === id)) throw new InventoryError('invalid', `camera ${id} appears twice in the preview`);
-        const d = st.seen.devices.find((x) => x.agentId === q.agentId && x.deviceId === q.deviceId);
+        const d = seen.devices.find((x) => x.agentId === q.agentId && x.deviceId === q.deviceId);
         if (!d) {
           const other = await new Enrollment(this.o.db).device({ schoolCode: code, agentId: q.agentId, deviceId: q.deviceId });
           if (!other) throw new InventoryError('not-found', `device ${id} not found at school ${code}`);
@@ -486,7 +497,7 @@ export class ComplianceService {
         if (d.kind !== 'camera') throw new InventoryError('invalid', `device ${id} is a ${d.kind}, not a camera: only cameras have a view to preview`);
         const problems = placementProblems(q.placement, 'camera');
         if (problems.length) throw new InventoryError('invalid', `${id}: ${problems.join('; ')}`);
-        const c = this.cameraOf({ ...d, placement: q.placement }, st.seen, lf);
+        const c = this.cameraOf({ ...d, placement: q.placement }, seen, lf);
         if (!c.camera) throw new InventoryError('invalid', `${id}: ${c.status.problem ?? 'cannot be placed on the campus plan'}`);
         inputs.push({ camera: c.camera, status: c.status, state: d.state });
       }
@@ -503,7 +514,7 @@ export class ComplianceService {
         for (const i of inputs) healthy.updateCamera({ ...i.camera, online: true, healthy: true });
       }
       const r = what.result();
-      const levels = [...new Set(st.plan.keyAreas.map((a) => this.levelOf(st.policy, a)))].sort((a, b) => PPM_LEVELS[a] - PPM_LEVELS[b]);
+      const levels = [...new Set(plan.keyAreas.map((a) => this.levelOf(st.policy, a)))].sort((a, b) => PPM_LEVELS[a] - PPM_LEVELS[b]);
       const previewed = inputs.map(({ camera, status, state }): PreviewedCamera => ({
         ...status,
         state,
@@ -512,7 +523,7 @@ export class ComplianceService {
           return {
             level,
             requiredPpm: PPM_LEVELS[level],
-            keyAreas: st.plan.keyAreas.filter((a) => this.levelOf(st.policy, a) === level && viewReaches(rings, a.polygon)).map((a) => a.id),
+            keyAreas: plan.keyAreas.filter((a) => this.levelOf(st.policy, a) === level && viewReaches(rings, a.polygon)).map((a) => a.id),
             polygons: viewToGeoJson(rings, lf),
           };
         }),
@@ -551,8 +562,8 @@ export class ComplianceService {
   }
 
   /**
-   * A camera's cached view at a density level (from the school's `SchoolCoverage`, not recomputed),
-   * as GeoJSON polygons: WGS84 when the plan is georeferenced, else plan metres. Undefined when the
+   * A camera's view at a density level (from the school's `SchoolCoverage`: cached, or computed
+   * again if the shared view cache dropped it), as GeoJSON polygons: WGS84 when the plan is georeferenced, else plan metres. Undefined when the
    * school has no computed state, the camera is not placed, or the level is neither `monitor` nor a
    * key area's required level. Call after `coverage()` or `refreshSchool()`.
    */
@@ -560,7 +571,7 @@ export class ComplianceService {
     const st = this.states.get(code);
     const rings = st?.coverage.view(cameraId, level);
     if (!st || !rings) return undefined;
-    const lf = localFrameOf(st.plan.frame);
+    const lf = localFrameOf(st.frame);
     return rings.map((outer) => polygonToGeoJson({ outer, holes: [] }, lf));
   }
 

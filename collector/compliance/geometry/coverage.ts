@@ -9,16 +9,21 @@
  * - blindSpots: the area not covered at its required level (监管死角), as polygons in the same frame.
  *
  * `SchoolCoverage` caches each camera's views and, on `updateCamera`, recomputes only the key areas
- * that the camera's old or new views touch.
+ * that the camera's old or new views touch. To keep a city's cache small (docs/operations.md,
+ * "Coverage cache"), a view is computed only when a key area needs it (the widest level always,
+ * for the camera's box), kept packed (`packed-rings.ts`, exact to the last bit) in a `ViewCache`
+ * that may drop it, and computed again when needed again.
  */
 import { ClipType, FillRule, PolyTreeD, booleanOpDWithPolyTree, intersectD } from 'clipper2-ts';
 import type { PathD, PolyPathD } from 'clipper2-ts';
 import type { BBox } from './util.ts';
 import type { Camera, DensityLevel, KeyArea, Obstacle, Polygon, Ring, Segment } from './types.ts';
-import { ANY_LEVEL } from './types.ts';
-import { CLIP_PRECISION, cameraView, obstacleSegments, viewBBox } from './camera-view.ts';
+import { ANY_LEVEL, DENSITY_LEVELS } from './types.ts';
+import { CLIP_PRECISION, cameraView, obstacleSegments } from './camera-view.ts';
 import { validateCamera, validateKeyArea, validateObstacle } from './validate.ts';
 import { bboxOverlap, polygonArea, ringBBox, signedArea } from './util.ts';
+import { packPolygons, packRings, packedBBox, unpackPolygons, unpackRings, type PackedPolygons, type PackedRings } from './packed-rings.ts';
+import { ViewCache, type ViewSlots } from './view-cache.ts';
 
 /** A key area counts as fully covered from this share on (a parameter: policy packs may change it). */
 export const DEFAULT_FULL_THRESHOLD = 0.999;
@@ -58,14 +63,25 @@ export interface SchoolCoverageInput {
 export interface SchoolCoverageOptions {
   /** Share from which a key area is "fully covered"; default 0.999. */
   fullThreshold?: number;
+  /** Where the cameras' views are kept (a collector shares one bounded cache); default: one of its own, unbounded. */
+  views?: ViewCache;
 }
 
 interface CameraEntry {
   camera: Camera;
-  geometryKey: string;
-  views: Map<DensityLevel, Ring[]>;
+  /**
+   * Its views held in the cache, by level (counter-clockwise rings). Shared by the entries of one
+   * camera geometry (status changes, forks): a slot is filled or emptied, its view never changed.
+   */
+  views: ViewSlots;
+  /** of the least demanding level's view, which holds every other level's */
   bbox: BBox | null;
 }
+
+/** A key area's result as kept: its blind spots packed (`areaResult` and `result` unpack them). */
+type StoredArea = Omit<AreaCoverage, 'blindSpots'> & { blindSpots: PackedPolygons };
+
+const unpackArea = (a: StoredArea): AreaCoverage => ({ ...a, blindSpots: unpackPolygons(a.blindSpots) });
 
 interface AreaEntry {
   area: KeyArea;
@@ -83,10 +99,14 @@ function pathsArea(paths: readonly PathD[]): number {
   return s;
 }
 
-/** Everything that decides a camera's views (not its status). */
-function geometryKey(c: Camera): string {
-  const { online: _o, healthy: _h, ...geom } = c;
-  return JSON.stringify(geom, Object.keys(geom).sort());
+/**
+ * Whether two camera inputs are equal field by field (an absent field equals one set to undefined);
+ * with `viewsOnly`, apart from the status (online, healthy): whether they have the same views.
+ */
+export function sameCamera(a: Camera, b: Camera, viewsOnly = false): boolean {
+  const x = a as unknown as Record<string, unknown>, y = b as unknown as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) if (x[k] !== y[k] && !(viewsOnly && (k === 'online' || k === 'healthy'))) return false;
+  return true;
 }
 
 function treeToPolygons(tree: PolyPathD, out: Polygon[]): void {
@@ -106,14 +126,16 @@ export class SchoolCoverage {
   readonly threshold: number;
   private readonly segments: Segment[];
   private readonly levels: DensityLevel[];
+  private readonly viewCache: ViewCache;
   private readonly areaEntries: AreaEntry[];
   private readonly cameras = new Map<string, CameraEntry>();
-  private readonly results = new Map<string, AreaCoverage>();
+  private readonly results = new Map<string, StoredArea>();
   /** Key-area recomputations done since construction (for tests and the bench). */
   recomputations = 0;
 
   constructor(input: SchoolCoverageInput, options: SchoolCoverageOptions = {}) {
     this.threshold = options.fullThreshold ?? DEFAULT_FULL_THRESHOLD;
+    this.viewCache = options.views ?? new ViewCache();
     this.segments = obstacleSegments((input.obstacles ?? []).map(validateObstacle));
     const seen = new Set<string>();
     this.areaEntries = input.areas.map((raw) => {
@@ -148,7 +170,7 @@ export class SchoolCoverage {
 
   /**
    * A copy for what-if changes (a preview while a camera is being placed): it shares the plan's
-   * geometry and every camera's cached views, which are never mutated, but has its own camera set
+   * geometry and every camera's cached views, which are never changed, but has its own camera set
    * and results, so `updateCamera` on the copy recomputes only the touched key areas and leaves
    * this one as it was. O(cameras + areas).
    */
@@ -157,17 +179,31 @@ export class SchoolCoverage {
     return Object.assign(copy, this, { cameras: new Map(this.cameras), results: new Map(this.results), recomputations: 0 });
   }
 
-  /** The camera's cached view at a level (Clipper rings), for drawing. */
+  /**
+   * The camera's view at a level (Clipper rings), for drawing: undefined for an unknown camera or a
+   * level that is neither the least demanding nor a key area's. From the cache, else computed (and cached).
+   */
   view(cameraId: string, level: DensityLevel): Ring[] | undefined {
-    return this.cameras.get(cameraId)?.views.get(level);
+    const e = this.cameras.get(cameraId);
+    return e && this.levels.includes(level) ? unpackRings(this.packedView(e, level)) : undefined;
+  }
+
+  /** The camera as last given (`updateCamera` or the constructor). */
+  camera(id: string): Readonly<Camera> | undefined {
+    return this.cameras.get(id)?.camera;
+  }
+
+  cameraIds(): string[] {
+    return [...this.cameras.keys()];
   }
 
   areaResult(areaId: string): AreaCoverage | undefined {
-    return this.results.get(areaId);
+    const a = this.results.get(areaId);
+    return a && unpackArea(a);
   }
 
   result(): SchoolCoverageResult {
-    const areas = this.areaEntries.map((a) => this.results.get(a.area.id) as AreaCoverage);
+    const areas = this.areaEntries.map((a) => unpackArea(this.results.get(a.area.id)!));
     const total = areas.reduce((s, a) => s + a.areaM2, 0);
     const weighted = (k: 'coveredShare' | 'anyShare' | 'ifAllHealthyShare'): number =>
       total > 0 ? areas.reduce((s, a) => s + a[k] * a.areaM2, 0) / total : 1;
@@ -183,17 +219,31 @@ export class SchoolCoverage {
 
   private putCamera(raw: Camera, old?: CameraEntry): CameraEntry {
     const camera = validateCamera(raw);
-    const key = geometryKey(camera);
-    let views: Map<DensityLevel, Ring[]>;
-    if (old && old.geometryKey === key) views = old.views;
+    let entry: CameraEntry;
+    if (old && sameCamera(old.camera, camera, true)) entry = { camera, views: old.views, bbox: old.bbox };
     else {
-      views = new Map();
-      for (const l of this.levels) views.set(l, cameraView(camera, l, this.segments).map(ccw));
+      const views: ViewSlots = new Array(DENSITY_LEVELS.length);
+      // Every level's view lies inside the least demanding level's view.
+      entry = { camera, views, bbox: null };
+      entry.bbox = packedBBox(this.packedView(entry, ANY_LEVEL));
     }
-    // Every level's view lies inside the least demanding level's view.
-    const entry: CameraEntry = { camera, geometryKey: key, views, bbox: viewBBox(views.get(ANY_LEVEL) ?? []) };
     this.cameras.set(camera.id, entry);
     return entry;
+  }
+
+  private computeView(camera: Camera, level: DensityLevel): Ring[] {
+    return cameraView(camera, level, this.segments).map(ccw);
+  }
+
+  /** The camera's view at a level: from the cache, else computed and put in it. */
+  private packedView(e: CameraEntry, level: DensityLevel): PackedRings {
+    const i = DENSITY_LEVELS.indexOf(level);
+    let v = this.viewCache.get(e.views, i);
+    if (!v) {
+      v = packRings(this.computeView(e.camera, level));
+      this.viewCache.put(e.views, i, v);
+    }
+    return v;
   }
 
   private recomputeTouched(boxes: (BBox | null)[]): string[] {
@@ -215,9 +265,10 @@ export class SchoolCoverage {
     let activeCount = 0, allCount = 0;
     for (const e of this.cameras.values()) {
       if (!e.bbox || !bboxOverlap(e.bbox, a.bbox)) continue;
-      const v = e.views.get(level) ?? [];
-      const vb = viewBBox(v);
+      const packed = this.packedView(e, level);
+      const vb = packedBBox(packed);
       if (vb && bboxOverlap(vb, a.bbox)) {
+        const v = unpackRings(packed);
         all.push(...v);
         allCount++;
         if (e.camera.online && e.camera.healthy) {
@@ -226,7 +277,7 @@ export class SchoolCoverage {
           ids.push(e.camera.id);
         }
       }
-      if (e.camera.online) any.push(...(e.views.get(ANY_LEVEL) ?? []));
+      if (e.camera.online) any.push(...unpackRings(this.packedView(e, ANY_LEVEL)));
     }
     const covered = (clip: PathD[]): number =>
       clip.length ? Math.min(1, pathsArea(intersectD(a.paths, clip, FillRule.NonZero, CLIP_PRECISION)) / a.areaM2) : 0;
@@ -249,7 +300,7 @@ export class SchoolCoverage {
       anyShare: covered(any),
       ifAllHealthyShare: allCount === activeCount ? coveredShare : covered(all),
       fullyCovered: coveredShare >= this.threshold,
-      blindSpots,
+      blindSpots: packPolygons(blindSpots),
       blindSpotM2,
       cameraIds: ids.sort(),
     });

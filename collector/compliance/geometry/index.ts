@@ -16,8 +16,9 @@ export {
   obstacleSegments,
   ppmAt,
 } from './camera-view.ts';
-export { DEFAULT_FULL_THRESHOLD, SchoolCoverage, computeSchoolCoverage } from './coverage.ts';
+export { DEFAULT_FULL_THRESHOLD, SchoolCoverage, computeSchoolCoverage, sameCamera } from './coverage.ts';
 export type { AreaCoverage, SchoolCoverageInput, SchoolCoverageOptions, SchoolCoverageResult } from './coverage.ts';
+export { ViewCache } from './view-cache.ts';
 export { mulberry32, sampleAreaCoverage } from './sampler.ts';
 export type { SampleOptions, SampledCoverage } from './sampler.ts';
 export { polygonToGeoJson, polygonFromGeoJson } from './geojson.ts';
