@@ -25,12 +25,13 @@ interface Run {
   stderr: string;
 }
 
-function campus(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+function campus(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...CLEAN_ENV, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...CLEAN_ENV, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(stdin ?? '');
   });
 }
 
@@ -40,11 +41,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 /** [subcommand, flags and env names its --help must list] */
 const HELP: [string[], string[]][] = [
   [['broker'], ['--config', 'CAMPUS_CONFIG', '--host', '--mqtt-port', 'CAMPUS_MQTT_PORT', '--ws-port', 'CAMPUS_WS_PORT', '--collector-url', 'CAMPUS_COLLECTOR_URL', '--api-token', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--max-publishes-per-second', 'CAMPUS_MAX_PUBLISH_RATE', '--log-level']],
-  [['collector'], ['--config', '--host', '--http-port', 'CAMPUS_HTTP_PORT', '--mqtt-url', 'CAMPUS_MQTT_URL', '--mqtt-username', '--mqtt-password', '--influx-url', 'INFLUX_URL', '--influx-db', 'INFLUX_DB', '--influx-user', '--influx-token', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--api-token', 'CAMPUS_API_TOKEN', '--log-level']],
+  [['collector'], ['--config', '--host', '--http-port', 'CAMPUS_HTTP_PORT', '--mqtt-url', 'CAMPUS_MQTT_URL', '--mqtt-username', '--mqtt-password', '--influx-url', 'INFLUX_URL', '--influx-db', 'INFLUX_DB', '--influx-user', '--influx-token', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--api-token', 'CAMPUS_API_TOKEN', '--session-idle', 'CAMPUS_SESSION_IDLE', '--session-max', 'CAMPUS_SESSION_MAX', '--log-level']],
   [['agent'], ['--config', 'CAMPUS_AGENT_CONFIG']],
   [['sim', 'school'], ['--config', '--school', '--switches', '--aps', '--agent-id', '--agent-config', '--mqtt-url', 'CAMPUS_MQTT_URL', '--agent-password']],
   [['demo'], ['--config', '--mqtt-port', 'CAMPUS_MQTT_PORT', '--ws-port', '--http-port', 'CAMPUS_HTTP_PORT', '--influx-url', 'INFLUX_URL', '--influx-db', 'INFLUX_DB', '--data-dir', 'CAMPUS_DATA_DIR', '--schools-per-county', '--poll-interval', 'CAMPUS_DEMO_POLL_INTERVAL']],
   [['admin', 'agent', 'add'], ['--school', '--id', '--config', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--collector-url', '--api-token']],
+  [['admin', 'user', 'add'], ['--username', '--name', '--role', '--school', '--county', '--password-stdin', '--database-url', 'DATABASE_URL', '--data-dir', '--collector-url', '--api-token']],
+  [['admin', 'user', 'list'], ['--database-url', '--data-dir', '--collector-url']],
+  [['admin', 'user', 'passwd'], ['<username>', '--password-stdin', '--database-url', '--data-dir', '--collector-url']],
+  [['admin', 'user', 'disable'], ['<username>', '--database-url', '--data-dir', '--collector-url']],
   [['admin', 'import-schools'], ['<file>', '--config', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--collector-url']],
   [['admin', 'import-regions'], ['<file>', '--city', '--city-name', '--config', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR']],
 ];
@@ -165,4 +170,52 @@ describe('campus admin on the embedded store', () => {
       await store.db.close();
     }
   }, 120_000);
+
+  it('adds users (a generated password printed once, or one from stdin checked by the rule), lists, resets and disables them', async () => {
+    const dir = join(tmp, 'users');
+    expect((await campus(['admin', 'import-regions', GEO, '--city', '371500', '--data-dir', dir])).code).toBe(0);
+    const csv = join(tmp, 'one-school.csv');
+    writeFileSync(csv, `${HEADER}\n3715020001,聊城第一中学,371502,高中,公办,3200,260,2000,115.985,36.457,\n`);
+    expect((await campus(['admin', 'import-schools', csv, '--data-dir', dir])).code).toBe(0);
+
+    const added = await campus(['admin', 'user', 'add', '--username', 'xiaoxue', '--name', '王老师', '--role', 'school-admin', '--school', '3715020001', '--data-dir', dir]);
+    expect(added.stderr).toBe('');
+    const m = /^added xiaoxue \(王老师\), school-admin for 聊城第一中学 \(3715020001\): enroll, plan, comment\npassword: (\S+)\n\(give it to the user now: it cannot be shown again\)\n$/.exec(added.stdout);
+    expect(m, added.stdout).not.toBeNull();
+    const generated = m![1]!;
+
+    const weak = await campus(['admin', 'user', 'add', '--username', 'anbao', '--name', '安保科', '--role', 'security', '--password-stdin', '--data-dir', dir], {}, 'password\n');
+    expect(weak.code).toBe(1);
+    expect(weak.stderr).toMatch(/^campus: 密码.*\(a password needs at least 8 characters/);
+    const badRole = await campus(['admin', 'user', 'add', '--username', 'anbao', '--name', '安保科', '--role', 'guard', '--data-dir', dir]);
+    expect(badRole).toMatchObject({ code: 2, stderr: 'campus: --role: expected admin, school-admin, security or equipment, got "guard"\n' });
+    const piped = await campus(['admin', 'user', 'add', '--username', 'anbao', '--name', '安保科', '--role', 'security', '--password-stdin', '--data-dir', dir], {}, 'Guard#Pass2025\n');
+    expect(piped).toMatchObject({ code: 0, stdout: 'added anbao (安保科), security for the whole city: plan, comment\n' });
+
+    const reset = await campus(['admin', 'user', 'passwd', 'xiaoxue', '--data-dir', dir]);
+    const r = /^password of xiaoxue changed; their sessions have ended\npassword: (\S+)\n/.exec(reset.stdout);
+    expect(r, reset.stdout + reset.stderr).not.toBeNull();
+    expect(r![1]).not.toBe(generated);
+    expect(await campus(['admin', 'user', 'disable', 'anbao', '--data-dir', dir])).toMatchObject({ code: 0, stdout: 'disabled anbao (安保科); their sessions have ended\n' });
+    expect(await campus(['admin', 'user', 'disable', 'nobody', '--data-dir', dir])).toMatchObject({ code: 1, stderr: 'campus: user nobody does not exist\n' });
+
+    const list = await campus(['admin', 'user', 'list', '--data-dir', dir]);
+    expect(list.stdout.split('\n').filter(Boolean).map((l) => l.split('\t').slice(0, 5))).toEqual([
+      ['anbao', '安保科', 'security', 'city', 'disabled'],
+      ['xiaoxue', '王老师', 'school-admin', 'school 3715020001 聊城第一中学', 'active'],
+    ]);
+
+    // the passwords work (and the disabled user cannot sign in), read back in-process
+    const { openStore } = await import('../collector/collector.ts');
+    const { Sessions } = await import('../collector/auth/sessions.ts');
+    const store = await openStore({ dataDir: dir });
+    try {
+      const sessions = new Sessions(store.db);
+      expect((await sessions.login('xiaoxue', generated)).ok).toBe(false);
+      expect((await sessions.login('xiaoxue', r![1]!)).ok).toBe(true);
+      expect((await sessions.login('anbao', 'Guard#Pass2025')).ok).toBe(false);
+    } finally {
+      await store.db.close();
+    }
+  }, 180_000);
 });

@@ -48,7 +48,12 @@ const TILE_SPECS: O.OptionSpec[] = [
 ];
 /** The tile options as the collector takes them. */
 const mapTilesOf = (o: Record<string, unknown>) => (o.tileUrl ? { url: String(o.tileUrl), attribution: str(o.tileAttribution), subdomains: str(o.tileSubdomains), maxNativeZoom: o.tileMaxZoom as number | undefined } : undefined);
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, ...TILE_SPECS, O.LOG_LEVEL];
+const SESSION_SPECS: O.OptionSpec[] = [
+  { key: 'sessionIdle', flag: '--session-idle <minutes>', env: 'CAMPUS_SESSION_IDLE', type: 'int', min: 1, max: 24 * 60, default: 30, description: "a user's session ends after this many minutes without a request" },
+  { key: 'sessionMax', flag: '--session-max <minutes>', env: 'CAMPUS_SESSION_MAX', type: 'int', min: 1, max: 7 * 24 * 60, default: 720, description: "a user's session ends this many minutes after sign-in in any case (720 = 12 h)" },
+];
+const sessionOf = (o: Record<string, unknown>) => ({ sessionIdleMs: (o.sessionIdle as number) * 60_000, sessionMaxMs: (o.sessionMax as number) * 60_000 });
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, ...SESSION_SPECS, ...TILE_SPECS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -113,6 +118,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     schools: o.schools ? parseSchoolList(String(o.schools)) : undefined,
     ticketOpenAfterMs: (o.ticketAfter as number) * 1000,
     mapTiles: mapTilesOf(o),
+    ...sessionOf(o),
     logger,
   });
   const stop = () => void c.close().then(() => process.exit(0));
@@ -238,6 +244,60 @@ withOptions(
     console.log(`username: ${cred.username}\npassword: ${cred.password}\n(store it in the agent's config now: it cannot be shown again)`);
   },
 );
+const userCmd = admin.command('user').description("people's accounts: school network administrators, security, equipment managers, bureau administrators");
+const ROLE_HELP = 'admin (everything), school-admin (enroll and place devices, campus plan; needs --school), security (campus plans, key areas), equipment (repair tickets)';
+const printOnce = (password: string) => `password: ${password}\n(give it to the user now: it cannot be shown again)`;
+withOptions(
+  userCmd
+    .command('add')
+    .description('add a user; prints a generated password once unless --password-stdin')
+    .requiredOption('--username <name>', 'sign-in name: a lower-case letter, then lower-case letters, digits, _ . -')
+    .requiredOption('--name <displayName>', 'the name shown in the console and histories, e.g. 王老师')
+    .requiredOption('--role <role>', ROLE_HELP)
+    .option('--school <code>', "10-digit school code: the user acts at this school only")
+    .option('--county <code>', "6-digit county code: the user acts at this county's schools only (neither: the whole city)")
+    .option('--password-stdin', 'read the password from standard input (at least 8 characters, 3 of: upper, lower, digits, other)'),
+  ADMIN_SPECS,
+  async (o, cmd) => {
+    const { addUser, readPasswordFromStdin } = await import('./admin.ts');
+    const { isRole } = await import('../collector/auth/permissions.ts');
+    const f = cmd.opts() as { username: string; name: string; role: string; school?: string; county?: string; passwordStdin?: boolean };
+    if (!isRole(f.role)) throw new O.OptionError(`--role: expected admin, school-admin, security or equipment, got ${JSON.stringify(f.role)}`);
+    const password = f.passwordStdin ? await readPasswordFromStdin() : undefined;
+    const r = await addUser(o, { username: f.username, displayName: f.name, role: f.role, schoolCode: f.school, countyCode: f.county, password });
+    const scope = r.user.scope.level === 'city' ? 'the whole city' : `${r.user.scope.name} (${r.user.scope.code})`;
+    console.log(`added ${r.user.username} (${r.user.displayName}), ${r.user.role} for ${scope}: ${r.user.permissions.join(', ')}`);
+    if (r.password) console.log(printOnce(r.password));
+  },
+);
+withOptions(userCmd.command('list').description('list users with role, scope and state'), ADMIN_SPECS, async (o) => {
+  const { listUsers } = await import('./admin.ts');
+  for (const u of await listUsers(o)) {
+    const scope = u.scope.level === 'city' ? 'city' : `${u.scope.level} ${u.scope.code} ${u.scope.name}`;
+    console.log([u.username, u.displayName, u.role, scope, u.disabled ? 'disabled' : 'active', `last sign-in ${u.lastLoginAt ?? 'never'}`].join('\t'));
+  }
+});
+withOptions(
+  userCmd
+    .command('passwd')
+    .description("set a user's password (a generated one, printed once, unless --password-stdin); ends the user's sessions")
+    .argument('<username>', 'sign-in name')
+    .option('--password-stdin', 'read the new password from standard input'),
+  ADMIN_SPECS,
+  async (o, cmd) => {
+    const { setUserPassword, readPasswordFromStdin } = await import('./admin.ts');
+    const username = cmd.args[0]!;
+    const given = (cmd.opts() as { passwordStdin?: boolean }).passwordStdin ? await readPasswordFromStdin() : undefined;
+    const r = await setUserPassword(o, username, given);
+    console.log(`password of ${username} changed; their sessions have ended`);
+    if (r.generated) console.log(printOnce(r.generated));
+  },
+);
+withOptions(userCmd.command('disable').description('disable a user: no sign-in, sessions end (the histories keep their name)').argument('<username>', 'sign-in name'), ADMIN_SPECS, async (o, cmd) => {
+  const { disableUser } = await import('./admin.ts');
+  const u = await disableUser(o, cmd.args[0]!);
+  console.log(`disabled ${u.username} (${u.displayName}); their sessions have ended`);
+});
 withOptions(admin.command('import-schools').description('load schools from a CSV file (all or nothing)').argument('<file>', 'CSV with header code,name,county_code,type,ownership,…'), ADMIN_SPECS, async (o, cmd) => {
   const { importSchools } = await import('./admin.ts');
   const r = await importSchools(o, cmd.args[0]!);

@@ -55,6 +55,10 @@ export interface CollectorConfig {
   ticketSweepMs?: number;
   /** A tile server for the console's map background (WGS84/CGCS2000 tiles); none = vectors only. */
   mapTiles?: MapTiles;
+  /** A user's session ends after this long without a request (default 30 min) … */
+  sessionIdleMs?: number;
+  /** … and this long after sign-in in any case (default 12 h). */
+  sessionMaxMs?: number;
 }
 
 export interface RunningCollector {
@@ -171,7 +175,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     refreshIntervalMs: cfg.complianceRefreshMs,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, onDevicesChanged: (ref) => {
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage

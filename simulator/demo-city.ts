@@ -21,6 +21,10 @@ import { parseAgentConfig } from '../edge-agent/config.ts';
 import { startSimulatedSchool, type SimulatedSchool } from './school.ts';
 import { demoSchools } from './demo-schools.ts';
 import { demoCampusCameras, startDemoCampus } from './campus-plans.ts';
+import { Users } from '../collector/auth/users.ts';
+import { generateUserPassword } from '../collector/auth/password-policy.ts';
+import type { Role } from '../collector/auth/permissions.ts';
+import type { Db } from '../collector/store/index.ts';
 
 export interface DemoOptions {
   host: string;
@@ -46,7 +50,45 @@ export interface RunningDemo {
   broker: RunningBroker;
   schools: SchoolInput[];
   agents: RunningAgent[];
+  /** The demo's people, with this start's passwords. */
+  users: DemoUser[];
   stop(): Promise<void>;
+}
+
+export interface DemoUser {
+  username: string;
+  displayName: string;
+  role: Role;
+  schoolCode?: string;
+  password: string;
+}
+
+/**
+ * One user per role: a bureau administrator, the first school's network administrator, the security
+ * team and the equipment managers. Like the agents' passwords, theirs are generated afresh at every
+ * start and printed once: a fixed, published demo password would sign anyone in to a demo that was
+ * started with --host on a reachable address.
+ */
+export async function ensureDemoUsers(db: Db, firstSchool: string): Promise<DemoUser[]> {
+  const users = new Users(db);
+  const wanted: Omit<DemoUser, 'password'>[] = [
+    { username: 'admin', displayName: '教育局管理员', role: 'admin' },
+    { username: 'xiaoxue', displayName: '王老师', role: 'school-admin', schoolCode: firstSchool },
+    { username: 'anbao', displayName: '安保科李科长', role: 'security' },
+    { username: 'zhuangbei', displayName: '装备科张工', role: 'equipment' },
+  ];
+  const out: DemoUser[] = [];
+  for (const u of wanted) {
+    const password = generateUserPassword();
+    if (await users.get(u.username)) {
+      await users.update(u.username, { displayName: u.displayName, role: u.role, schoolCode: u.schoolCode ?? null, countyCode: null, disabled: false });
+      await users.setPassword(u.username, password);
+    } else {
+      await users.add({ ...u, password });
+    }
+    out.push({ ...u, password });
+  }
+  return out;
 }
 
 const GEO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'data', 'geo');
@@ -69,6 +111,7 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
   const store = await openStore({ dataDir });
   const cityCode = opts.cityCode ?? '371500';
   const schools = await seedDemoCity(store.inventory, cityCode, opts.schoolsPerCounty);
+  const users = await ensureDemoUsers(store.db, schools[0]!.code);
 
   const broker = await startBroker({
     host: opts.host,
@@ -161,7 +204,7 @@ export async function startDemoCity(opts: DemoOptions): Promise<RunningDemo> {
     await store.db.close();
   };
   log.info({ schools: schools.length, agents: agents.length }, 'demo city running');
-  return { collector, broker, schools, agents, stop };
+  return { collector, broker, schools, agents, users, stop };
 }
 
 /** CLI entry: starts the demo, prints where everything is, stops on Ctrl-C. */
@@ -177,6 +220,8 @@ export async function runDemoCity(opts: DemoOptions): Promise<void> {
     `  Telemetry:  ${c.sink.describe()}`,
     opts.influxUrl ? '' : '              (no INFLUX_URL set: set INFLUX_URL=http://host:8086 to write to InfluxDB instead)',
     `  Admin token: ${join(resolve(opts.dataDir), 'api-token')}`,
+    `  Sign in at ${c.url}/ (passwords are new at every start of the demo; shown only here):`,
+    ...demo.users.map((u) => `    ${u.username.padEnd(10)} ${u.password}   ${u.role}${u.schoolCode ? ` of ${u.schoolCode}` : ', whole city'} (${u.displayName})`),
     '  Ctrl-C stops everything.',
     '',
   ];

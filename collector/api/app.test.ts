@@ -16,6 +16,7 @@ import { Inventory, type Db } from '../store/index.ts';
 import { FileLineSink } from '../telemetry/file-sink.ts';
 import { buildApi } from './app.ts';
 import { API_ERRORS } from './errors.ts';
+import { SESSION_EXPIRED, SIGN_IN_FIRST } from './access.ts';
 
 const TOKEN = 'test-admin-token-0123456789';
 const CITY = '371500';
@@ -319,7 +320,7 @@ describe('admin routes', () => {
   ])('refuse %s with 401 UNAUTHORIZED and change nothing', async (_what, headers) => {
     const add = await app.inject({ method: 'POST', url: '/api/v1/admin/agents', headers, payload: newAgent });
     expect(add.statusCode).toBe(401);
-    expect(add.json()).toMatchObject({ code: 'UNAUTHORIZED', message: API_ERRORS.UNAUTHORIZED.message });
+    expect(add.json()).toMatchObject({ code: 'UNAUTHORIZED', message: ('authorization' in headers && headers.authorization.startsWith('Bearer ')) ? SESSION_EXPIRED : SIGN_IN_FIRST });
     expect(await inventory.getAgent(SCHOOL, 'gw-new')).toBeNull();
 
     const csv = await app.inject({

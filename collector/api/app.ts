@@ -1,11 +1,10 @@
 /**
  * The collector's HTTP API (fastify). Routes are schema-first: the TypeBox schemas validate input,
- * serialise output and make up `/api/openapi.json`. Reads are open on the bureau's intranet for now
- * (users and login come with the console); anything that changes the inventory or talks to agents
- * needs the bearer token.
+ * serialise output and make up `/api/openapi.json`. Reads are open on the bureau's intranet (wall
+ * displays need no login); anything that changes the inventory or talks to agents needs a signed-in
+ * user whose role and scope allow it, or the bureau's admin token (access.ts).
  */
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
@@ -26,14 +25,20 @@ import { Tickets } from '../tickets/store.ts';
 import { EventBus } from './events.ts';
 import { ComplianceService } from '../compliance/service.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
+import { Sessions, type SessionOptions } from '../auth/sessions.ts';
+import { Users, WeakPassword } from '../auth/users.ts';
+import { Access } from './access.ts';
+import { registerSessionRoutes } from './session-routes.ts';
 
 export interface ApiDeps {
   inventory: Inventory;
   db: Db;
   ingest: Ingest;
   sink: TelemetrySink;
-  /** Bearer token for admin routes and the broker's auth calls. */
+  /** The bureau's admin token: every permission everywhere (CLI, services, the broker's auth calls). */
   apiToken: string;
+  /** Session timeouts (and a clock for tests); defaults 30 min idle, 12 h in all. */
+  sessions?: SessionOptions;
   /** Counters of an in-process broker (the demo), shown in /health. */
   brokerStats?: () => Record<string, number>;
   logger?: boolean | object;
@@ -52,12 +57,6 @@ export interface ApiDeps {
   warmMapCache?: boolean;
   /** A tile server for the console's map background. */
   mapTiles?: MapTiles;
-}
-
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A health probe that hangs counts as down: /health must answer even then. */
@@ -89,6 +88,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof ApiError) return reply.status(err.status).send({ code: err.code, message: err.message, details: err.extra });
+    if (err instanceof WeakPassword) return reply.status(400).send({ code: 'WEAK_PASSWORD', message: err.message });
     if (err instanceof InventoryError) {
       const code = err.code === 'not-found' ? 'NOT_FOUND' : err.code === 'conflict' ? 'CONFLICT' : 'INVALID_INPUT';
       const e = new ApiError(code, err.message);
@@ -100,12 +100,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(500).send({ code: 'INTERNAL', message: 'internal error' });
   });
 
-  const requireToken = async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(h);
-    if (!m || !sameToken(m[1]!, deps.apiToken)) throw new ApiError('UNAUTHORIZED');
-  };
-  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
+  const sessions = new Sessions(deps.db, deps.sessions);
+  const users = new Users(deps.db, sessions.now);
+  const access = new Access({ apiToken: deps.apiToken, sessions, db: deps.db });
+  // every request with a bearer token is identified up front: a read with a session counts as activity
+  app.addHook('onRequest', access.identify);
+  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
+  registerSessionRoutes(app, { access, sessions, users });
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -171,30 +172,32 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerEnrollmentRoutes(app, {
     db: deps.db,
-    requireToken: (req) => requireToken(req, undefined as never),
+    access,
+    users,
     schoolExists: async (code) => void (await school(code)),
     onChange: deps.onDevicesChanged,
   });
-  await app.register(floorPlanRoutes, { db: deps.db, requireToken: (req) => requireToken(req, undefined as never), schoolExists: async (code) => void (await school(code)) });
+  await app.register(floorPlanRoutes, { db: deps.db, access, schoolExists: async (code) => void (await school(code)) });
 
   // one event bus and compliance engine for the compliance and console routes
   const events = deps.events ?? new EventBus();
   const compliance = deps.compliance ?? new ComplianceService({ db: deps.db, inventory: deps.inventory, sink: deps.sink, events, refreshIntervalMs: 0 });
-  registerComplianceRoutes(app, { ...deps, events, compliance, requireToken: (req) => requireToken(req, undefined as never) });
+  registerComplianceRoutes(app, { ...deps, events, compliance, access });
   await registerConsoleRoutes(app, { ...deps, events, compliance });
   registerExportRoutes(app);
   registerTicketRoutes(app, {
     tickets: deps.tickets ?? new Tickets(deps.db),
     events,
-    requireToken: (req) => requireToken(req, undefined as never),
+    access,
+    users,
     defaultCity: async () => (await deps.inventory.listRegions({ level: 'city' }))[0]?.code,
   });
 
-  // ---- administration (bearer token) ----
+  // ---- administration (permission 'agents') ----
 
   app.post(
     '/api/v1/admin/agents',
-    { preHandler: requireToken, schema: { summary: 'Register an agent and issue its MQTT password (shown once)', security: [{ bearer: [] }], body: S.NewAgentBody, response: { 201: S.Credential, ...errors, 409: { $ref: 'Error#' } } } },
+    { preHandler: access.guard('agents', (req) => ({ school: (req.body as Static<typeof S.NewAgentBody>).schoolCode })), schema: { summary: 'Register an agent and issue its MQTT password (shown once)', security: [{ bearer: [] }], body: S.NewAgentBody, response: { 201: S.Credential, ...errors, 409: { $ref: 'Error#' } } } },
     async (req, reply) => {
       const body = req.body as Static<typeof S.NewAgentBody>;
       const cred = await deps.inventory.addAgent(body);
@@ -206,7 +209,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.post(
     '/api/v1/admin/schools/import',
     {
-      preHandler: requireToken,
+      preHandler: access.guard('agents', () => 'city'),
       schema: {
         summary: 'Import schools from CSV (all or nothing; every bad row reported)',
         security: [{ bearer: [] }],
@@ -229,7 +232,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.post(
     '/api/v1/agents/:school/:agent/commands',
-    { preHandler: requireToken, schema: { summary: 'Send a command to an agent and wait for its ack', security: [{ bearer: [] }], params: S.AgentParams, body: S.CommandBody, response: { 200: S.CommandAck, ...errors } } },
+    { preHandler: access.guard('agents', (req) => ({ school: (req.params as Static<typeof S.AgentParams>).school })), schema: { summary: 'Send a command to an agent and wait for its ack', security: [{ bearer: [] }], params: S.AgentParams, body: S.CommandBody, response: { 200: S.CommandAck, ...errors } } },
     async (req) => {
       const { school: code, agent } = req.params as Static<typeof S.AgentParams>;
       const body = req.body as Static<typeof S.CommandBody>;
@@ -245,7 +248,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // The broker asks here who a client is (also usable by EMQX / mosquitto-go-auth HTTP backends).
   app.post(
     '/api/v1/mqtt/auth',
-    { preHandler: requireToken, schema: { summary: 'MQTT authentication for the broker', security: [{ bearer: [] }], body: S.MqttAuthBody, response: { 200: Type.Object({ result: Type.Literal('allow'), principal: S.Principal }), ...errors, 403: { $ref: 'Error#' } } } },
+    { preHandler: (req) => access.requireAdminToken(req), schema: { summary: 'MQTT authentication for the broker (admin token only)', security: [{ bearer: [] }], body: S.MqttAuthBody, response: { 200: Type.Object({ result: Type.Literal('allow'), principal: S.Principal }), ...errors, 403: { $ref: 'Error#' } } } },
     async (req, reply) => {
       const { username, password } = req.body as Static<typeof S.MqttAuthBody>;
       const principal = await deps.inventory.verifyCredential(username, password);

@@ -2,9 +2,10 @@
  * Compliance over HTTP: a school's campus plan (GeoJSON in and out) and settings, its key-area
  * coverage with blind spots (and what-if coverage with cameras moved, which stores nothing), every
  * rule judged with its source, county and city roll-ups, the monthly Excel report, and the live
- * event stream. Writes need the bearer token.
+ * event stream. Writes need permission 'plan' at the school (a policy pack: 'agents'), or the admin
+ * token.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { GeometryError } from '../compliance/geometry/index.ts';
 import { parseCampus, type CampusFeatureCollection } from '../compliance/campus.ts';
@@ -17,6 +18,7 @@ import { MAX_PREVIEW_CAMERAS } from '../compliance/preview.ts';
 import { Tickets } from '../tickets/store.ts';
 import { AGENT_ID_PATTERN } from '../../protocol/index.ts';
 import type { ApiDeps } from './app.ts';
+import type { Access } from './access.ts';
 import { ApiError } from './errors.ts';
 import { mapLimit } from './limit.ts';
 import { EventBus, registerEventRoutes } from './events.ts';
@@ -111,7 +113,7 @@ export function periodOf(month: string | undefined): MonthPeriod {
 }
 
 export interface ComplianceRouteDeps extends ApiDeps {
-  requireToken: (req: FastifyRequest) => Promise<void>;
+  access: Access;
 }
 
 
@@ -126,8 +128,10 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
   const events = deps.events ?? new EventBus();
   const svc = deps.compliance ?? new ComplianceService({ db: deps.db, inventory: deps.inventory, sink: deps.sink, events, refreshIntervalMs: 0 });
   registerEventRoutes(app, events);
-  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
-  const write = { preHandler: deps.requireToken };
+  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
+  const { access } = deps;
+  const schoolOf = (req: { params: unknown }) => ({ school: (req.params as Static<typeof S.SchoolCodeParams>).code });
+  const write = { preHandler: access.guard('plan', schoolOf) };
 
   const school = async (code: string) => {
     const s = await deps.inventory.getSchool(code);
@@ -201,6 +205,8 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
       const { code } = req.params as Static<typeof S.SchoolCodeParams>;
       await school(code);
       const body = req.body as Static<typeof SettingsBody>;
+      // which standard a school is judged by is the bureau's choice, not the school's
+      if (body.policyPack !== undefined) await access.require(req, 'agents', schoolOf(req));
       if (body.policyPack && !svc.packs.has(body.policyPack)) throw new ApiError('UNKNOWN_POLICY_PACK', body.policyPack);
       await svc.campus.putSettings(code, body);
       await svc.refreshSchool(code);
@@ -210,7 +216,7 @@ export function registerComplianceRoutes(app: FastifyInstance, deps: ComplianceR
 
   app.put(
     '/api/v1/counties/:code/settings',
-    { ...write, schema: { summary: "A county's policy pack (null = the bureau default)", security: [{ bearer: [] }], params: CountyParams, body: CountySettingsBody, response: { 200: CountySettingsBody, ...errors } } },
+    { preHandler: access.guard('agents', (req) => ({ county: (req.params as Static<typeof CountyParams>).code })), schema: { summary: "A county's policy pack (null = the bureau default); permission 'agents'", security: [{ bearer: [] }], params: CountyParams, body: CountySettingsBody, response: { 200: CountySettingsBody, ...errors } } },
     async (req) => {
       const { code } = req.params as Static<typeof CountyParams>;
       const r = await deps.inventory.getRegion(code);

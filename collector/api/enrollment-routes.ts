@@ -1,11 +1,15 @@
 /**
  * The enrollment inbox over HTTP: what discovery found at a school, planned vs found vs missing,
  * and the administrator's decisions (accept with placement, move an enrolled device, reject, merge,
- * retire). Decisions need the bearer token; who decided is recorded with every change.
+ * retire). Decisions need permission 'enroll' at the school (or the admin token); who decided is
+ * recorded with every change, and the history answers with the person's name.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { Enrollment, Placement, type Db, type DeviceRef } from '../store/index.ts';
+import type { Users } from '../auth/users.ts';
+import type { Access } from './access.ts';
+import { withActorNames } from './actor-names.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 
@@ -50,36 +54,25 @@ const Inbox = Type.Object({
   counts: Type.Record(Type.String(), Type.Integer()),
 });
 const History = Type.Array(
-  Type.Object({ fromState: Type.String(), toState: Type.String(), actor: Type.String(), note: Type.Union([Type.String(), Type.Null()]), at: Type.String({ format: 'date-time' }) }),
+  Type.Object({
+    fromState: Type.String(),
+    toState: Type.String(),
+    actor: Type.String({ description: 'user/<username>, admin-token[/<X-Campus-Actor>], or system' }),
+    actorName: Type.String({ description: "the person's display name (the admin token's: X-Campus-Actor, or 管理令牌)" }),
+    note: Type.Union([Type.String(), Type.Null()]),
+    at: Type.String({ format: 'date-time' }),
+  }),
 );
-
-/**
- * Who made a change. Today the only credential is the bureau's admin token; the optional
- * `X-Campus-Actor` header names the person using it (the console sends the signed-in user once
- * user login exists), and is recorded next to it. Percent-encoded UTF-8, since HTTP header values
- * cannot carry Chinese names as such.
- */
-export function actorOf(req: FastifyRequest): string {
-  const named = req.headers['x-campus-actor'];
-  let who = '';
-  if (typeof named === 'string') {
-    try {
-      who = decodeURIComponent(named).trim().slice(0, 100);
-    } catch {
-      throw new ApiError('INVALID_INPUT', 'X-Campus-Actor must be percent-encoded UTF-8');
-    }
-  }
-  return who ? `admin-token/${who}` : 'admin-token';
-}
 
 export function registerEnrollmentRoutes(
   app: FastifyInstance,
-  deps: { db: Db; requireToken: (req: FastifyRequest) => Promise<void>; schoolExists: (code: string) => Promise<void>; onChange?: (ref: DeviceRef) => void },
+  deps: { db: Db; access: Access; users: Users; schoolExists: (code: string) => Promise<void>; onChange?: (ref: DeviceRef) => void },
 ): void {
   const en = new Enrollment(deps.db);
-  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
+  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
   const ref = (p: DeviceParams) => ({ schoolCode: p.code, agentId: p.agent, deviceId: p.device });
-  const write = { preHandler: deps.requireToken };
+  const write = { preHandler: deps.access.guard('enroll', (req) => ({ school: (req.params as { code: string }).code })) };
+  const actorOf = deps.access.actorOf.bind(deps.access);
 
   app.get(
     '/api/v1/schools/:code/inbox',
@@ -94,7 +87,7 @@ export function registerEnrollmentRoutes(
   app.get('/api/v1/schools/:code/devices/:agent/:device/history', { schema: { summary: 'Every state change of a device, with who and when', params: DeviceParams, response: { 200: History, ...errors } } }, async (req) => {
     const p = req.params as DeviceParams;
     if (!(await en.device(ref(p)))) throw new ApiError('NOT_FOUND', `device ${p.agent}/${p.device}`);
-    return en.history(ref(p));
+    return withActorNames(deps.users, await en.history(ref(p)));
   });
 
   app.post(
@@ -102,7 +95,7 @@ export function registerEnrollmentRoutes(
     { ...write, schema: { summary: 'Accept a found device (→ enrolled) at its placement', security: [{ bearer: [] }], params: DeviceParams, body: AcceptBody, response: { 200: InboxDevice, ...errors } } },
     async (req) => {
       const body = req.body as Static<typeof AcceptBody>;
-      const d = await en.accept(ref(req.params as DeviceParams), body.placement, actorOf(req), body.note);
+      const d = await en.accept(ref(req.params as DeviceParams), body.placement, await actorOf(req), body.note);
       deps.onChange?.(ref(req.params as DeviceParams));
       return d;
     },
@@ -122,7 +115,7 @@ export function registerEnrollmentRoutes(
     },
     async (req) => {
       const body = req.body as Static<typeof AcceptBody>;
-      const d = await en.place(ref(req.params as DeviceParams), body.placement, actorOf(req), body.note);
+      const d = await en.place(ref(req.params as DeviceParams), body.placement, await actorOf(req), body.note);
       deps.onChange?.(ref(req.params as DeviceParams));
       return d;
     },
@@ -134,7 +127,7 @@ export function registerEnrollmentRoutes(
       { ...write, schema: { summary: action === 'reject' ? 'Reject a found device (not ours, duplicate)' : 'Retire a device: no longer polled nor counted', security: [{ bearer: [] }], params: DeviceParams, body: DecisionBody, response: { 200: InboxDevice, ...errors } } },
       async (req) => {
         const body = (req.body ?? {}) as Static<typeof DecisionBody>;
-        const d = await en[action](ref(req.params as DeviceParams), actorOf(req), body.note);
+        const d = await en[action](ref(req.params as DeviceParams), await actorOf(req), body.note);
         deps.onChange?.(ref(req.params as DeviceParams));
         return d;
       },
@@ -145,7 +138,7 @@ export function registerEnrollmentRoutes(
     '/api/v1/schools/:code/devices/:agent/:device/merge',
     { ...write, schema: { summary: 'Accept a found device as a planned one (takes its placement)', security: [{ bearer: [] }], params: DeviceParams, body: MergeBody, response: { 200: InboxDevice, ...errors } } },
     async (req) => {
-      const d = await en.merge(ref(req.params as DeviceParams), (req.body as Static<typeof MergeBody>).plannedId, actorOf(req));
+      const d = await en.merge(ref(req.params as DeviceParams), (req.body as Static<typeof MergeBody>).plannedId, await actorOf(req));
       deps.onChange?.(ref(req.params as DeviceParams));
       return d;
     },

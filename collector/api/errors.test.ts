@@ -88,7 +88,7 @@ describe('ApiError', () => {
     expect(e.message).toBe('the file has 3 bad row(s); nothing was imported');
     expect(e.extra).toEqual({ imported: 0 });
     expect(new ApiError('NOT_FOUND', 'school 3715020001').message).toBe('school 3715020001 not found');
-    expect(new ApiError('UNAUTHORIZED').message).toBe(API_ERRORS.UNAUTHORIZED.message);
+    expect(new ApiError('FORBIDDEN', '王老师 (school-admin, 3715020001) may not enroll devices at 3715020002').message).toBe('王老师 (school-admin, 3715020001) may not enroll devices at 3715020002');
   });
 
   it('uses an error status (4xx or 5xx) for every code', () => {

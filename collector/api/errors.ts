@@ -4,7 +4,11 @@
  * code is not documented in docs/api-errors.md.
  */
 export const API_ERRORS = {
-  UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  // sign-in and permissions (collector/api/access.ts, session-routes.ts): the message says which case
+  UNAUTHORIZED: { status: 401, message: '%s' },
+  FORBIDDEN: { status: 403, message: '%s' },
+  TOO_MANY_ATTEMPTS: { status: 429, message: '%s' },
+  WEAK_PASSWORD: { status: 400, message: '%s' },
   NOT_FOUND: { status: 404, message: '%s not found' },
   INVALID_INPUT: { status: 400, message: '%s' },
   CONFLICT: { status: 409, message: '%s' },

@@ -1,7 +1,8 @@
 /**
  * A school's floor-plan image (总平面图) over HTTP: upload (the raw file as the body, checked by its
  * content), the image itself with an ETag, its metadata, its affine placement (three corners in
- * WGS84) and deletion. Writes need the bearer token and record who made them.
+ * WGS84) and deletion. Writes need permission 'plan' at the school (or the admin token) and record
+ * who made them.
  *
  * A fastify plugin (encapsulated) so that the image content-type parsers, the 20 MB body limit and
  * the "file too large" answer apply to these routes only.
@@ -12,7 +13,7 @@ import type { Db } from '../store/index.ts';
 import { GeorefProblem, validateGeoref, type Georef } from '../floorplan/georef.ts';
 import { IMAGE_TYPES, ImageProblem, probeImage, type ImageType } from '../floorplan/image.ts';
 import { FloorPlans, type FloorPlanMeta } from '../floorplan/store.ts';
-import { actorOf } from './enrollment-routes.ts';
+import type { Access } from './access.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 
@@ -21,7 +22,7 @@ export const MAX_FLOORPLAN_BYTES = 20 * 1024 * 1024;
 
 export interface FloorPlanRouteDeps {
   db: Db;
-  requireToken: (req: FastifyRequest) => Promise<void>;
+  access: Access;
   schoolExists: (code: string) => Promise<void>;
 }
 
@@ -50,7 +51,7 @@ const Meta = Type.Object({
   georefBy: Type.Union([Type.String(), Type.Null()]),
 });
 const ImageQuery = Type.Object({ v: Type.Optional(Type.String({ maxLength: 100, description: 'cache key the console adds (the sha256); ignored' })) });
-const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
+const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
 const path = '/api/v1/schools/:code/floorplan';
 
 /** Whether an If-None-Match header names this entity tag (a list, weak tags and `*` included). */
@@ -64,8 +65,9 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 
 export const floorPlanRoutes: FastifyPluginAsync<FloorPlanRouteDeps> = async (app, deps) => {
   const plans = new FloorPlans(deps.db);
-  // onRequest, not preHandler: a caller without the token is refused before a 20 MB body is read
-  const write = { onRequest: deps.requireToken };
+  // onRequest, not preHandler: a caller without the right is refused before a 20 MB body is read
+  const write = { onRequest: deps.access.guard('plan', (req) => ({ school: (req.params as Static<typeof S.SchoolCodeParams>).code })) };
+  const actorOf = deps.access.actorOf.bind(deps.access);
   const school = async (req: FastifyRequest) => {
     const { code } = req.params as Static<typeof S.SchoolCodeParams>;
     await deps.schoolExists(code);
@@ -115,7 +117,7 @@ export const floorPlanRoutes: FastifyPluginAsync<FloorPlanRouteDeps> = async (ap
         throw new ApiError(code, err.message, { problem: err.problem });
       }
       // the content wins over the header (a JPEG saved as .png arrives as image/png)
-      return plans.put(code, file, info, actorOf(req));
+      return plans.put(code, file, info, await actorOf(req));
     },
   );
 
@@ -174,7 +176,7 @@ export const floorPlanRoutes: FastifyPluginAsync<FloorPlanRouteDeps> = async (ap
         if (err instanceof GeorefProblem) throw new ApiError('INVALID_GEOREF', err.message, { problem: err.problem });
         throw err;
       }
-      return stored(await plans.setGeoref(code, g, actorOf(req)), code);
+      return stored(await plans.setGeoref(code, g, await actorOf(req)), code);
     },
   );
 

@@ -1,15 +1,18 @@
 /**
  * Repair tickets over HTTP: the list (by school, county, state), one ticket with its history,
  * opening one by hand, working it (assign, start, resolve, close, reopen, comment), and repair
- * times per county for a month. Reading is open like the rest of the console's data; every
- * change needs the bearer token and records who made it.
+ * times per county for a month. Reading is open like the rest of the console's data; opening and
+ * working a ticket needs permission 'tickets' at its school, commenting 'comment' (or the admin
+ * token), and records who did it.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { TICKET_ACTIONS, TICKET_STATES, type Tickets, type Ticket, type TicketAction, type TicketState } from '../tickets/store.ts';
 import { ticketEvent } from '../tickets/watcher.ts';
 import type { EventBus } from './events.ts';
-import { actorOf } from './enrollment-routes.ts';
+import type { Users } from '../auth/users.ts';
+import type { Access } from './access.ts';
+import { withActorNames } from './actor-names.ts';
 import { periodOf } from './compliance-routes.ts';
 import { ApiError } from './errors.ts';
 
@@ -75,10 +78,10 @@ function statesOf(s: string | undefined): TicketState[] | undefined {
 
 export function registerTicketRoutes(
   app: FastifyInstance,
-  deps: { tickets: Tickets; events: EventBus; requireToken: (req: FastifyRequest) => Promise<void>; defaultCity: () => Promise<string | undefined> },
+  deps: { tickets: Tickets; events: EventBus; access: Access; users: Users; defaultCity: () => Promise<string | undefined> },
 ): void {
-  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
-  const write = { preHandler: deps.requireToken };
+  const { access } = deps;
+  const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
   const changed = (t: Ticket): Ticket => {
     deps.events.publish(ticketEvent(t));
     return t;
@@ -111,30 +114,40 @@ export function registerTicketRoutes(
     async (req) => ({ counts: Object.fromEntries(await deps.tickets.openCounts((req.query as Static<typeof CountsQuery>).county)) }),
   );
 
-  app.get('/api/v1/tickets/:id', { schema: { summary: 'One ticket with every change, who and when', params: Id, response: { ...errors } } }, async (req) => {
+  app.get('/api/v1/tickets/:id', { schema: { summary: 'One ticket with every change, who (actor, and actorName: the person) and when', params: Id, response: { ...errors } } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const t = await deps.tickets.get(id);
     if (!t) throw new ApiError('NOT_FOUND', `ticket ${id}`);
-    return { ...t, events: await deps.tickets.events(id) };
+    return { ...t, events: await withActorNames(deps.users, await deps.tickets.events(id)) };
   });
 
   app.post(
     '/api/v1/tickets',
-    { ...write, schema: { summary: 'Open a ticket by hand (a device, a gateway, or the school)', security: [{ bearer: [] }], body: NewBody, response: { 201: TicketOut, ...errors } } },
+    {
+      preHandler: access.guard('tickets', (req) => ({ school: (req.body as Static<typeof NewBody>).schoolCode })),
+      schema: { summary: 'Open a ticket by hand (a device, a gateway, or the school)', security: [{ bearer: [] }], body: NewBody, response: { 201: TicketOut, ...errors } },
+    },
     async (req, reply) => {
       const b = req.body as Static<typeof NewBody>;
-      const t = await deps.tickets.openManual({ schoolCode: b.schoolCode, agentId: b.agentId ?? null, deviceId: b.deviceId ?? null, fault: 'manual', title: b.title, detail: b.detail ?? null }, actorOf(req));
+      const t = await deps.tickets.openManual({ schoolCode: b.schoolCode, agentId: b.agentId ?? null, deviceId: b.deviceId ?? null, fault: 'manual', title: b.title, detail: b.detail ?? null }, await access.actorOf(req));
       return reply.status(201).send(changed(t));
     },
   );
 
   app.post(
     '/api/v1/tickets/:id/:action',
-    { ...write, schema: { summary: 'Work a ticket: assign (needs assignee), start, resolve, close, reopen, comment (needs note)', security: [{ bearer: [] }], params: ActionParams, body: ActionBody, response: { 200: TicketOut, ...errors } } },
+    {
+      // signed in before anything else; the permission needs the ticket's school, read in the handler
+      preHandler: async (req) => void (await access.signedIn(req)),
+      schema: { summary: "Work a ticket: assign (needs assignee), start, resolve, close, reopen (permission 'tickets'), comment (needs note; permission 'comment')", security: [{ bearer: [] }], params: ActionParams, body: ActionBody, response: { 200: TicketOut, ...errors } },
+    },
     async (req) => {
       const { id, action } = req.params as Static<typeof ActionParams>;
       const b = (req.body ?? {}) as Static<typeof ActionBody>;
-      return changed(await deps.tickets.act(id, action as TicketAction, actorOf(req), b.note ?? null, { assignee: b.assignee }));
+      const t = await deps.tickets.get(id);
+      if (!t) throw new ApiError('NOT_FOUND', `ticket ${id}`);
+      await access.require(req, action === 'comment' ? 'comment' : 'tickets', { school: t.schoolCode });
+      return changed(await deps.tickets.act(id, action as TicketAction, await access.actorOf(req), b.note ?? null, { assignee: b.assignee }));
     },
   );
 }
