@@ -142,26 +142,6 @@ export interface DeviceSighting {
   seenAt: Date;
 }
 
-export type UserRole = 'admin' | 'school-admin' | 'security' | 'equipment';
-export interface User {
-  id: number;
-  username: string;
-  displayName: string;
-  role: UserRole;
-  schoolCode: string | null;
-  countyCode: string | null;
-  createdAt: Date;
-}
-export interface UserInput {
-  username: string;
-  displayName: string;
-  role: UserRole;
-  schoolCode?: string | null;
-  countyCode?: string | null;
-  /** Generated (and returned) when absent. */
-  password?: string;
-}
-
 const REGION_COLS = `code, name, level, parent_code AS "parentCode", centre_lon AS "centreLon", centre_lat AS "centreLat"`;
 const SCHOOL_COLS = `code, name, county_code AS "countyCode", type, ownership, student_count AS "studentCount",
   staff_count AS "staffCount", contracted_uplink_mbps AS "contractedUplinkMbps", lon, lat, address,
@@ -173,12 +153,8 @@ const DEVICE_COLS = `school_code AS "schoolCode", agent_id AS "agentId", device_
   profile, attributes, state, first_seen AS "firstSeen", last_seen AS "lastSeen", gone_at AS "goneAt"`;
 const AREA_COLS = `id, school_code AS "schoolCode", name, kind, key_area_type AS "keyAreaType", required_level AS "requiredLevel",
   geometry, created_at AS "createdAt"`;
-const USER_COLS = `id, username, display_name AS "displayName", role, school_code AS "schoolCode", county_code AS "countyCode",
-  created_at AS "createdAt"`;
-
 const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const SERVICE_NAME_RE = /^[a-z][a-z0-9_-]{0,62}$/;
-const USERNAME_RE = /^[a-z][a-z0-9_.-]{1,63}$/;
 const GEOMETRY_TYPES = ['Point', 'MultiPoint', 'LineString', 'MultiLineString', 'Polygon', 'MultiPolygon', 'GeometryCollection'];
 /** A CSV import reports at most this many errors (plus a count of the rest). */
 const MAX_IMPORT_ERRORS = 500;
@@ -623,30 +599,5 @@ export class Inventory {
       `SELECT ${DEVICE_COLS} FROM devices WHERE school_code = $1 AND ($2::text IS NULL OR agent_id = $2) ORDER BY agent_id, device_id`,
       [schoolCode, opts.agentId ?? null],
     );
-  }
-
-  // ---- users (no login flow yet) ----
-
-  async addUser(u: UserInput): Promise<{ user: User; password: string }> {
-    if (!USERNAME_RE.test(u.username)) throw new InventoryError('invalid', `username must match ${USERNAME_RE}, got ${JSON.stringify(u.username)}`);
-    if (!['admin', 'school-admin', 'security', 'equipment'].includes(u.role)) throw new InventoryError('invalid', `unknown role ${JSON.stringify(u.role)}`);
-    if (typeof u.displayName !== 'string' || u.displayName.trim() === '') throw new InventoryError('invalid', 'display name is empty');
-    if (u.role === 'school-admin' && !u.schoolCode) throw new InventoryError('invalid', 'a school-admin needs a school');
-    if (u.schoolCode && u.countyCode) throw new InventoryError('invalid', 'scope a user to a school or a county, not both');
-    if (u.schoolCode && !(await this.getSchool(u.schoolCode))) throw new InventoryError('not-found', `school ${u.schoolCode} does not exist`);
-    if (u.countyCode && !(await this.getRegion(u.countyCode))) throw new InventoryError('not-found', `region ${u.countyCode} does not exist`);
-    const password = u.password ?? generatePassword();
-    const hash = await hashPassword(password);
-    const rows = await this.db.query<User>(
-      `INSERT INTO users (username, display_name, role, school_code, county_code, password_hash) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (username) DO NOTHING RETURNING ${USER_COLS}`,
-      [u.username, u.displayName.trim(), u.role, u.schoolCode ?? null, u.countyCode ?? null, hash],
-    );
-    if (!rows.length) throw new InventoryError('conflict', `user ${u.username} already exists`);
-    return { user: rows[0]!, password };
-  }
-
-  async listUsers(opts: { schoolCode?: string } = {}): Promise<User[]> {
-    return this.db.query<User>(`SELECT ${USER_COLS} FROM users WHERE ($1::text IS NULL OR school_code = $1) ORDER BY username`, [opts.schoolCode ?? null]);
   }
 }
