@@ -53,7 +53,8 @@ const SESSION_SPECS: O.OptionSpec[] = [
   { key: 'sessionMax', flag: '--session-max <minutes>', env: 'CAMPUS_SESSION_MAX', type: 'int', min: 1, max: 7 * 24 * 60, default: 720, description: "a user's session ends this many minutes after sign-in in any case (720 = 12 h)" },
 ];
 const sessionOf = (o: Record<string, unknown>) => ({ sessionIdleMs: (o.sessionIdle as number) * 60_000, sessionMaxMs: (o.sessionMax as number) * 60_000 });
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, ...SESSION_SPECS, ...TILE_SPECS, O.LOG_LEVEL];
+const VIEW_CACHE: O.OptionSpec = { key: 'viewCacheMb', flag: '--view-cache-mb <MiB>', env: 'CAMPUS_VIEW_CACHE_MB', type: 'int', min: 0, max: 65_536, default: 64, description: 'memory for cached camera view polygons, shared by all schools; views dropped from it are computed again when needed (0 = none kept)' };
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, ...SESSION_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -119,6 +120,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     ticketOpenAfterMs: (o.ticketAfter as number) * 1000,
     mapTiles: mapTilesOf(o),
     ...sessionOf(o),
+    viewCacheBytes: (o.viewCacheMb as number) * 1024 * 1024,
     logger,
   });
   const stop = () => void c.close().then(() => process.exit(0));

@@ -59,6 +59,8 @@ export interface CollectorConfig {
   sessionIdleMs?: number;
   /** … and this long after sign-in in any case (default 12 h). */
   sessionMaxMs?: number;
+  /** Memory for cached camera view polygons, shared by all schools (default 64 MiB). */
+  viewCacheBytes?: number;
 }
 
 export interface RunningCollector {
@@ -173,6 +175,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     influx: influxConnection(cfg),
     defaultPolicy: cfg.policyPack,
     refreshIntervalMs: cfg.complianceRefreshMs,
+    viewCacheBytes: cfg.viewCacheBytes,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
   const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, onDevicesChanged: (ref) => {
