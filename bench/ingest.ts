@@ -3,7 +3,7 @@
  * broker → our collector → InfluxDB, against InfluxDB's raw `/write` rate on the same server.
  *
  *   npm run bench:ingest -- [--agents 20] [--schools 4] [--messages 30] [--readings 500]
- *                           [--inflight 4] [--no-results]
+ *                           [--inflight 4] [--high-water-mb 8] [--no-results]
  *
  * Starts a private influxd and a private PostgreSQL for the inventory (not PGlite: production uses PostgreSQL, and an in-process PGlite would add its ~700 MB to the RSS figure and its queries to the collector's thread), our broker and our collector, all
  * on 127.0.0.1 free ports, and stops every one of them at the end, also on error. No SNMP: the
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { IPublishPacket } from 'mqtt';
+import { DEFAULT_HIGH_WATER_BYTES } from '../broker/flow-control.ts';
 import { startBroker, type RunningBroker } from '../broker/server.ts';
 import { openStore, startCollector, type RunningCollector } from '../collector/collector.ts';
 import type { Logger } from '../collector/log.ts';
@@ -45,6 +46,8 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '30' },
     readings: { type: 'string', default: '500' },
     inflight: { type: 'string', default: '4' },
+    /** The broker's flow-control high-water mark; a huge value (1000000) turns flow control off for a comparison. */
+    'high-water-mb': { type: 'string', default: String(DEFAULT_HIGH_WATER_BYTES / 1024 / 1024) },
     'no-results': { type: 'boolean', default: false },
     /** Writes a CPU profile of the main thread during the ingest phase and prints the top functions. */
     profile: { type: 'string' },
@@ -68,6 +71,7 @@ const shape: LoadShape = {
   baseTs: Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000,
 };
 const expected = totalReadings(shape);
+const highWaterBytes = int('high-water-mb', args['high-water-mb']) * 1024 * 1024;
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const deadline = Date.now() + DEADLINE_MS;
@@ -206,6 +210,7 @@ async function run(): Promise<void> {
       auth: { authenticate: (u, p) => store.inventory.verifyCredential(u, p) },
       logger: countingLogger('broker', logCounts),
       maxPublishesPerSecond: MAX_PUBLISHES_PER_SECOND,
+      backlogHighWaterBytes: highWaterBytes,
     });
     cleanups.push({ name: 'broker', fn: () => broker.close() });
     const mqttUrl = `mqtt://127.0.0.1:${broker.mqttPort}`;
@@ -351,7 +356,7 @@ async function run(): Promise<void> {
       `${fmt(ours.messagesPerSecond)} telemetry messages/s, ${ours.influxRequests} /write requests from the collector`,
       `RSS before the first publish (servers up, agents' payloads encoded): ${ours.readyRssMb} MB`,
       `peak RSS: ${ours.peakRssIngestMb} MB during ingest (sampled every 5 ms; main thread then held ${ours.peakHeapMb} MB JS heap, ${ours.peakBuffersMb} MB Buffers), ${maxRssMb} MB maxRSS for the whole run (process.resourceUsage, worker included)`,
-      `broker: ${brokerStats.publishesIn} publishes in, ${brokerStats.rateLimited} rate-limited (limit ${MAX_PUBLISHES_PER_SECOND}/s per client); log lines: ${logCounts.warn} warnings, ${logCounts.error} errors`,
+      `broker: ${brokerStats.publishesIn} publishes in, ${brokerStats.rateLimited} rate-limited (limit ${MAX_PUBLISHES_PER_SECOND}/s per client); flow control: backlog for the collector at most ${mb(brokerStats.backlogPeakBytes)} MB (high-water mark ${mb(highWaterBytes)} MB), agents paused ${brokerStats.pauses} times in ${brokerStats.throttleEpisodes} episodes; log lines: ${logCounts.warn} warnings, ${logCounts.error} errors`,
     ];
     console.log(`\n${table}\n`);
     for (const l of timeline) console.log(`  ${l}`);
@@ -415,7 +420,7 @@ function resultsBlock(r: { influxVersion: string; table: string; timeline: strin
 One run's numbers (${date}), as measured; not targets. Runs on a shared machine differ a lot (see "Spread" below).
 
 Machine: ${cpus().length} CPUs (nproc), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB memory, Node ${process.version}, influxd ${r.influxVersion}; everything on 127.0.0.1. Load average when the run started: ${loadAtStart.toFixed(2)} (other work on the machine competes for the same cores).
-Set-up: private influxd, private PostgreSQL for the inventory (not PGlite: production uses PostgreSQL, and an in-process PGlite would add its ~700 MB to the RSS figure and its queries to the collector's thread), our broker (\`maxPublishesPerSecond\` ${MAX_PUBLISHES_PER_SECOND} per client) and collector (\`influxConcurrency\` ${COLLECTOR_CONCURRENCY}, batches of 5,000 lines) in the main thread; the agents are real mqtt.js clients in a worker thread of the same process.
+Set-up: private influxd, private PostgreSQL for the inventory (not PGlite: production uses PostgreSQL, and an in-process PGlite would add its ~700 MB to the RSS figure and its queries to the collector's thread), our broker (\`maxPublishesPerSecond\` ${MAX_PUBLISHES_PER_SECOND} per client, \`backlogHighWaterBytes\` ${mb(highWaterBytes)} MiB) and collector (\`influxConcurrency\` ${COLLECTOR_CONCURRENCY}, batches of 5,000 lines) in the main thread; the agents are real mqtt.js clients in a worker thread of the same process.
 Load: ${shape.agents} agents in ${shape.schools} schools, ${shape.devicesPerAgent} devices × ${shape.interfacesPerDevice} interfaces each; one \`discovery\` message, then ${shape.messagesPerAgent} \`telemetry\` messages × ${shape.readingsPerMessage} readings per agent (measurement \`interface\`, tags ifIndex/ifName, 6 metrics) = ${expected.toLocaleString('en-US')} readings, QoS 1, at most ${shape.inflightPerClient} unacknowledged publishes per client. No SNMP polling: the payloads are built before the clock starts, so this measures the ingest path alone.
 Ours = readings counted in InfluxDB ÷ time from the first publish to the last write confirmed by InfluxDB. Raw = the same lines posted straight to \`/write\` on the same server (\`measureRawWrites\`, batches of ${RAW_BATCH}).
 

@@ -4,6 +4,7 @@
  * hold 256 MB. This wrapper reads only the fixed header of each packet (MQTT 3.1.1 §2.2: one
  * type byte, then the Remaining Length as a 1–4 byte varint, §2.2.3), passes the bytes through
  * untouched, and destroys the connection as soon as a header announces more than the limit.
+ * Sitting on every connection, it is also where flow control stops reading one (holdInput).
  */
 import { Duplex } from 'node:stream';
 
@@ -15,6 +16,8 @@ export class PacketSizeGuard extends Duplex {
   private multiplier = 1;
   private bodyLeft = 0;
   private tripped = false;
+  /** Set by holdInput(): flow control wants nothing more read from this connection for now. */
+  private held = false;
 
   constructor(
     private readonly inner: Duplex,
@@ -31,7 +34,8 @@ export class PacketSizeGuard extends Duplex {
         this.destroy();
         return;
       }
-      if (!this.push(chunk)) inner.pause();
+      // A chunk that arrives while held (already on its way when pause() was called) still goes through.
+      if (!this.push(chunk) || this.held) inner.pause();
     });
     inner.on('end', () => this.push(null));
     inner.on('error', (err) => this.destroy(err));
@@ -70,8 +74,25 @@ export class PacketSizeGuard extends Duplex {
     return null;
   }
 
+  /**
+   * Stops reading from the peer: what is already buffered here still reaches the reader, nothing
+   * more is taken from the socket, so TCP's window closes and the peer's writes wait. Writing to
+   * the peer is not affected.
+   */
+  holdInput(): void {
+    this.held = true;
+    this.inner.pause();
+  }
+
+  releaseInput(): void {
+    if (!this.held) return;
+    this.held = false;
+    // Resuming while our own buffer is full is harmless: the next push() returns false and pauses again.
+    if (!this.destroyed) this.inner.resume();
+  }
+
   override _read(): void {
-    this.inner.resume();
+    if (!this.held) this.inner.resume();
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -40,7 +40,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** [subcommand, flags and env names its --help must list] */
 const HELP: [string[], string[]][] = [
-  [['broker'], ['--config', 'CAMPUS_CONFIG', '--host', '--mqtt-port', 'CAMPUS_MQTT_PORT', '--ws-port', 'CAMPUS_WS_PORT', '--collector-url', 'CAMPUS_COLLECTOR_URL', '--api-token', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--max-publishes-per-second', 'CAMPUS_MAX_PUBLISH_RATE', '--log-level']],
+  [['broker'], ['--config', 'CAMPUS_CONFIG', '--host', '--mqtt-port', 'CAMPUS_MQTT_PORT', '--ws-port', 'CAMPUS_WS_PORT', '--collector-url', 'CAMPUS_COLLECTOR_URL', '--api-token', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--max-publishes-per-second', 'CAMPUS_MAX_PUBLISH_RATE', '--backlog-high-water-mb', 'CAMPUS_BACKLOG_HIGH_WATER_MB', '--backlog-low-water-mb', '--log-level']],
   [['collector'], ['--config', '--host', '--http-port', 'CAMPUS_HTTP_PORT', '--mqtt-url', 'CAMPUS_MQTT_URL', '--mqtt-username', '--mqtt-password', '--influx-url', 'INFLUX_URL', '--influx-db', 'INFLUX_DB', '--influx-user', '--influx-token', '--database-url', 'DATABASE_URL', '--data-dir', 'CAMPUS_DATA_DIR', '--api-token', 'CAMPUS_API_TOKEN', '--session-idle', 'CAMPUS_SESSION_IDLE', '--session-max', 'CAMPUS_SESSION_MAX', '--view-cache-mb', 'CAMPUS_VIEW_CACHE_MB', '--log-level']],
   [['agent'], ['--config', 'CAMPUS_AGENT_CONFIG']],
   [['sim', 'school'], ['--config', '--school', '--switches', '--aps', '--agent-id', '--agent-config', '--mqtt-url', 'CAMPUS_MQTT_URL', '--agent-password']],
