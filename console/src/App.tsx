@@ -1,12 +1,16 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import L from 'leaflet';
-import { auth, get, maybe, type Region } from './api';
+import { get, maybe, onUnauthorized, type Region } from './api';
+import { AuthContext, type AuthState } from './auth/context';
+import { SignInForm, UserBadge, type SignInReason } from './auth/SignIn';
+import { forget, resume, signOut, type Session } from './auth/session';
 import { translator, type Lang, type MessageKey } from './i18n/index';
 import { useLive, type LiveEvent } from './live';
 import { hashOf, parseHash, type Route } from './route';
 import { CityView } from './views/CityView';
 import { CountyView } from './views/CountyView';
 import { SchoolView } from './views/SchoolView';
+import { UsersView } from './views/UsersView';
 
 export type T = (k: MessageKey) => string;
 export type { LiveEvent } from './live';
@@ -82,9 +86,7 @@ export function App() {
   const mapDiv = useRef<HTMLDivElement>(null);
   const [map, setMap] = useState<L.Map | null>(null);
   const [city, setCity] = useState<Region | null>(null);
-  const [showSettings, setShowSettings] = useState(false);
-  const [token, setToken] = useState(auth.token);
-  const [actor, setActor] = useState(auth.actor);
+  const signIn = useSignIn();
 
   useEffect(() => {
     document.documentElement.lang = lang;
@@ -125,12 +127,6 @@ export function App() {
     void get<Region[]>('/api/v1/regions').then((rs) => setCity(rs.find((r) => r.level === 'city') ?? null));
   }, []);
 
-  const saveSettings = useCallback(() => {
-    auth.token = token.trim();
-    auth.actor = actor.trim();
-    setShowSettings(false);
-  }, [token, actor]);
-
   const props = map ? { map, t, lang, city, live: live.last, wall, scale } : null;
   return (
     <div className={wall ? 'app wall' : 'app'} ref={appDiv} data-display={wall ? 'wall' : 'desk'}>
@@ -148,27 +144,113 @@ export function App() {
         ) : (
           <a data-testid="wall-link" className="button" href={hashOf({ ...route, display: 'wall' })} title={t('wallHint')}>{t('wall')}</a>
         )}
-        <button data-testid="settings" className="edit-only" onClick={() => setShowSettings(!showSettings)}>{t('settings')}</button>
+        {signIn.session?.user.permissions.includes('users') && !wall && <a data-testid="users-link" className="edit-only" href={hashOf({ view: 'users' })}>{t('users')}</a>}
+        {signIn.session ? (
+          <UserBadge t={t} session={signIn.session} onSignOut={() => void signIn.signOut()} />
+        ) : (
+          // `settings`: the test id of the box the admin token was typed into, which is now part of this form
+          <button data-testid="settings" className="edit-only" onClick={signIn.toggle}>{t('signIn')}</button>
+        )}
       </header>
-      {showSettings && !wall && (
-        <div className="settings">
-          <label>
-            {t('token')} <input data-testid="token" type="password" value={token} onChange={(e) => setToken(e.target.value)} />
-          </label>
-          <label>
-            {t('actor')} <input data-testid="actor" value={actor} onChange={(e) => setActor(e.target.value)} />
-          </label>
-          <button data-testid="save-settings" onClick={saveSettings}>{t('save')}</button>
-        </div>
-      )}
+      {signIn.open && !wall && <SignInForm key={signIn.formKey} t={t} reason={signIn.reason} username={signIn.lastUser} onSignedIn={signIn.signedIn} onClose={signIn.close} />}
+      <AuthContext.Provider value={signIn.auth}>
       <main>
         <div id="map" ref={mapDiv} />
         <aside>
           {props && route.view === 'city' && <CityView {...props} route={route} />}
           {props && route.view === 'county' && <CountyView key={route.county} {...props} route={route} />}
           {props && route.view === 'school' && <SchoolView key={route.school} {...props} route={route} />}
+          {route.view === 'users' && <UsersView t={t} />}
         </aside>
       </main>
+      </AuthContext.Provider>
     </div>
   );
+}
+
+/** How often at most a person's activity is told to the collector (the session's idle timeout is 30 minutes). */
+const ACTIVITY_PING_MS = 5 * 60_000;
+
+/**
+ * Who is signed in, and the sign-in form. A write refused with 401 (the session expired, or no one
+ * signed in) forgets the token and opens the form with the reason; the views stay as they are
+ * (an unsaved plan, a camera being placed), so that after signing in again the same 确定 retries.
+ */
+function useSignIn() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState<SignInReason>(null);
+  const [lastUser, setLastUser] = useState('');
+  /** a fresh form (empty fields) each time it opens */
+  const [formKey, setFormKey] = useState(0);
+  const current = useRef<Session | null>(null);
+  current.current = session;
+
+  const show = useCallback((why: SignInReason) => {
+    setReason(why);
+    setOpen(true);
+    setFormKey((k) => k + 1);
+  }, []);
+  const ended = useCallback((why: SignInReason) => {
+    const was = current.current;
+    forget();
+    if (was?.via === 'password') setLastUser(was.user.username);
+    setSession(null);
+    show(why === 'expired' && was?.via === 'token' ? 'token-refused' : why);
+  }, [show]);
+
+  useEffect(() => {
+    onUnauthorized((why) => ended(why === 'expired' ? 'expired' : 'needed'));
+    let alive = true;
+    resume()
+      .then((s) => alive && setSession((cur) => cur ?? s)) // unless someone signed in meanwhile
+      .catch(() => {}); // the collector unreachable: read-only until the next sign-in
+    return () => {
+      alive = false;
+      onUnauthorized(() => {});
+    };
+  }, [ended]);
+
+  // The idle timeout counts from the last request with the token, and reads go without it (they
+  // stay open, and the live channel refreshes them by itself): a person at work — a click, a key —
+  // tells the collector at most every few minutes, and learns of an expiry before editing.
+  useEffect(() => {
+    if (session?.via !== 'password') return;
+    let last = Date.now();
+    const active = () => {
+      if (Date.now() - last < ACTIVITY_PING_MS) return;
+      last = Date.now();
+      void resume().then(
+        (s) => (s ? setSession(s) : ended('expired')),
+        () => {},
+      );
+    };
+    document.addEventListener('pointerdown', active, true);
+    document.addEventListener('keydown', active, true);
+    return () => {
+      document.removeEventListener('pointerdown', active, true);
+      document.removeEventListener('keydown', active, true);
+    };
+  }, [session?.via, ended]);
+
+  const signedIn = useCallback((s: Session) => {
+    setSession(s);
+    setOpen(false);
+    setReason(null);
+    // the admin token is taken at its word at once (it grants everything); the collector confirms it
+    if (s.via === 'token')
+      void resume().then(
+        (confirmed) => (confirmed ? setSession(confirmed) : ended('expired')),
+        () => {},
+      );
+  }, [ended]);
+  const out = useCallback(async () => {
+    const s = current.current;
+    setSession(null);
+    await signOut(s).catch(() => {}); // forgotten here even when the collector cannot be told
+  }, []);
+  const toggle = useCallback(() => (open ? setOpen(false) : show(null)), [open, show]);
+  const close = useCallback(() => setOpen(false), []);
+  const authState = useMemo<AuthState>(() => ({ user: session?.user ?? null, openSignIn: () => show(null) }), [session, show]);
+  return { session, open, reason, lastUser, formKey, signedIn, signOut: out, toggle, close, auth: authState };
 }

@@ -1,4 +1,4 @@
-/** The collector's HTTP API, as the console uses it. Reads are open; writes send the admin token. */
+/** The collector's HTTP API, as the console uses it. Reads are open; writes send the signed-in user's token. */
 
 export class ApiFailure extends Error {
   constructor(
@@ -12,41 +12,70 @@ export class ApiFailure extends Error {
   }
 }
 
+/**
+ * The credential writes send: a session token from signing in, or the bureau's admin token typed
+ * into the sign-in form (with `actor`, the name recorded beside it). Kept for the browser tab only.
+ */
 export const auth = {
   get token(): string {
     return sessionStorage.getItem('campus.token') ?? '';
   },
   set token(v: string) {
-    sessionStorage.setItem('campus.token', v);
+    if (v) sessionStorage.setItem('campus.token', v);
+    else sessionStorage.removeItem('campus.token');
   },
   get actor(): string {
     return sessionStorage.getItem('campus.actor') ?? '';
   },
   set actor(v: string) {
-    sessionStorage.setItem('campus.actor', v);
+    if (v) sessionStorage.setItem('campus.actor', v);
+    else sessionStorage.removeItem('campus.actor');
   },
 };
 
-async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+/** Why a write was refused with 401: the credential it sent is no longer good, or it sent none. */
+export type Unauthorized = 'expired' | 'signed-out';
+let unauthorized: (why: Unauthorized) => void = () => {};
+/** Who hears of a request with the credential refused with 401 (the app: it opens the sign-in form). */
+export function onUnauthorized(fn: (why: Unauthorized) => void): void {
+  unauthorized = fn;
+}
+
+/** The headers that say who writes. */
+export function authHeaders(): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (auth.token) h.authorization = `Bearer ${auth.token}`;
+  if (auth.actor) h['x-campus-actor'] = encodeURIComponent(auth.actor);
+  return h;
+}
+
+/**
+ * The ApiFailure of an answer that is not ok (its JSON error body when it has one). A 401 to a
+ * request that needs the credential (`withAuth`: writes, the users list) is told to `onUnauthorized`.
+ */
+async function failureOf(res: Response, method: string, path: string, withAuth: boolean, sentToken: boolean): Promise<ApiFailure> {
+  let code = 'HTTP', message = `${method} ${path}: ${res.status}`, details: unknown;
+  try {
+    const e = (await res.json()) as { code?: string; message?: string; details?: unknown };
+    code = e.code ?? code;
+    message = e.message ?? message;
+    details = e.details;
+  } catch {
+    // not JSON
+  }
+  // signing in answers 401 for a wrong password: that is the form's to show, not an expiry
+  if (res.status === 401 && withAuth && !path.startsWith(SESSION_PATH)) unauthorized(sentToken ? 'expired' : 'signed-out');
+  return new ApiFailure(res.status, code, message, details);
+}
+
+export const SESSION_PATH = '/api/v1/session';
+
+/** A request; writes (and reads with `withAuth`) carry the credential. */
+export async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, withAuth = method !== 'GET'): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...(withAuth ? authHeaders() : {}) };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET') {
-    if (auth.token) headers.authorization = `Bearer ${auth.token}`;
-    if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
-  }
   const res = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), ...(signal ? { signal } : {}) });
-  if (!res.ok) {
-    let code = 'HTTP', message = `${method} ${path}: ${res.status}`, details: unknown;
-    try {
-      const e = (await res.json()) as { code?: string; message?: string; details?: unknown };
-      code = e.code ?? code;
-      message = e.message ?? message;
-      details = e.details;
-    } catch {
-      // not JSON
-    }
-    throw new ApiFailure(res.status, code, message, details);
-  }
+  if (!res.ok) throw await failureOf(res, method, path, withAuth, !!headers.authorization);
   if (res.status === 204) return undefined as T; // DELETE: no body
   return (await res.json()) as T;
 }
@@ -151,15 +180,16 @@ export const seriesPath = (school: string, agent: string, device: string, q: { m
   `${schoolPath(school)}/devices/${encodeURIComponent(agent)}/${encodeURIComponent(device)}/series?${new URLSearchParams({ measurement: q.measurement, field: q.field, range: q.range, ...(q.ifName ? { ifName: q.ifName } : {}) }).toString()}`;
 /** `POST …/planned`: rows imported, or (422) every bad row with its line and column. */
 export interface ImportResult { imported: number; errors: { line: number; column?: string; message: string }[] }
-/** POSTs a CSV file (text/csv) with the admin token; a 422 answer gives its per-row errors rather than throwing. */
+/** POSTs a CSV file (text/csv) with the credential; a 422 answer gives its per-row errors rather than throwing. */
 export async function postCsv(path: string, csv: string): Promise<ImportResult> {
-  const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'text/csv' };
-  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
-  if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
+  const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'text/csv', ...authHeaders() };
   const res = await fetch(path, { method: 'POST', headers, body: csv });
-  const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: ImportResult; imported?: number; errors?: ImportResult['errors'] };
-  if (res.status === 422 && body.details) return body.details;
-  if (!res.ok) throw new ApiFailure(res.status, body.code ?? 'HTTP', body.message ?? `POST ${path}: ${res.status}`);
+  if (res.status === 422) {
+    const body = (await res.clone().json().catch(() => ({}))) as { details?: ImportResult };
+    if (body.details) return body.details;
+  }
+  if (!res.ok) throw await failureOf(res, 'POST', path, true, !!headers.authorization);
+  const body = (await res.json().catch(() => ({}))) as { imported?: number; errors?: ImportResult['errors'] };
   return { imported: body.imported ?? 0, errors: body.errors ?? [] };
 }
 export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
@@ -178,12 +208,19 @@ export interface Ticket {
   state: 'open' | 'in-progress' | 'resolved' | 'closed';
   source: 'auto' | 'manual';
   assignee: string | null;
+  /** the assignee's display name, when the assignee is a user the collector knows */
+  assigneeName?: string | null;
   openedAt: string;
   faultSince: string;
   resolvedAt: string | null;
   closedAt: string | null;
   updatedAt: string;
 }
+
+/** One change of a ticket (GET /api/v1/tickets/{id} `events`); `actorName`: the user's display name, when a user made it. */
+export interface TicketEvent { action: string; fromState: string | null; toState: string; actor: string; actorName?: string | null; note: string | null; at: string }
+/** One state change of a device (GET …/devices/{agent}/{device}/history). */
+export interface DeviceChange { fromState: string; toState: string; actor: string; actorName?: string | null; note: string | null; at: string }
 
 // ---- camera placement preview (helper A): POST …/coverage/preview, PUT …/devices/{agent}/{device}/placement ----
 
@@ -205,14 +242,11 @@ export interface FloorPlanMeta { width: number; height: number; contentType: str
 export const floorPlanPath = (school: string) => `${schoolPath(school)}/floorplan`;
 export const del = (path: string): Promise<void> => call<void>('DELETE', path);
 const IMAGE_TYPE_BY_EXT: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp' };
-/** PUTs a file as the raw body with the admin token; its type from the browser, else from its name (the server checks the content). */
+/** PUTs a file as the raw body with the credential; its type from the browser, else from its name (the server checks the content). */
 export async function putFile<T>(path: string, file: File): Promise<T> {
   const type = file.type || IMAGE_TYPE_BY_EXT[file.name.split('.').pop()?.toLowerCase() ?? ''] || 'application/octet-stream';
-  const headers: Record<string, string> = { accept: 'application/json', 'content-type': type };
-  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
-  if (auth.actor) headers['x-campus-actor'] = encodeURIComponent(auth.actor);
+  const headers: Record<string, string> = { accept: 'application/json', 'content-type': type, ...authHeaders() };
   const res = await fetch(path, { method: 'PUT', headers, body: file });
-  const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: unknown };
-  if (!res.ok) throw new ApiFailure(res.status, body.code ?? 'HTTP', body.message ?? `PUT ${path}: ${res.status}`, body.details);
-  return body as T;
+  if (!res.ok) throw await failureOf(res, 'PUT', path, true, !!headers.authorization);
+  return (await res.json()) as T;
 }

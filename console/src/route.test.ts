@@ -3,7 +3,7 @@ import { hashOf, parseHash } from './route';
 
 describe('deep links', () => {
   it('reads and writes the existing links unchanged', () => {
-    for (const h of ['#/city?ind=coverage', '#/city?ind=open-findings', '#/county/371502', '#/county/371502?type=senior&finding=coverage', '#/school/3715020001', '#/school/3715020001?sel=cam-gate'])
+    for (const h of ['#/users', '#/city?ind=coverage', '#/city?ind=open-findings', '#/county/371502', '#/county/371502?type=senior&finding=coverage', '#/school/3715020001', '#/school/3715020001?sel=cam-gate'])
       expect(hashOf(parseHash(h))).toBe(h);
     expect(parseHash('#/county/371502?finding=coverage')).toEqual({ view: 'county', county: '371502', type: '', finding: 'coverage' });
     expect(parseHash('')).toEqual({ view: 'city', indicator: 'coverage' });

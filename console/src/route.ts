@@ -3,6 +3,8 @@ export type Route = (
   | { view: 'city'; indicator: Indicator }
   | { view: 'county'; county: string; type: string; finding?: string }
   | { view: 'school'; school: string; selected: string }
+  /** 用户管理: people's accounts (permission 'users') */
+  | { view: 'users' }
 ) & { display?: Display };
 
 export const INDICATORS = ['coverage', 'cameras-online', 'uplink', 'ipv6', 'open-findings', 'open-tickets'] as const;
@@ -17,6 +19,7 @@ export function parseHash(hash: string): Route {
   const display = q.get('display') === 'wall' ? { display: 'wall' as const } : {};
   if (view === 'county' && id) return { view: 'county', county: id, type: q.get('type') ?? '', finding: q.get('finding') ?? '', ...display };
   if (view === 'school' && id) return { view: 'school', school: id, selected: q.get('sel') ?? '', ...display };
+  if (view === 'users') return { view: 'users', ...display };
   const ind = q.get('ind');
   return { view: 'city', indicator: (INDICATORS as readonly string[]).includes(ind ?? '') ? (ind as Indicator) : 'coverage', ...display };
 }
@@ -31,6 +34,8 @@ export function hashOf(r: Route): string {
   } else if (r.view === 'school') {
     path = `/school/${r.school}`;
     if (r.selected) q.set('sel', r.selected);
+  } else if (r.view === 'users') {
+    path = '/users';
   } else {
     path = '/city';
     q.set('ind', r.indicator);

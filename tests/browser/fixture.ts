@@ -42,12 +42,21 @@ export interface ConsoleFixture {
   shot(name: string): Promise<void>;
   /** sets the admin token (and a name for the history) in the console's settings box */
   signIn(): Promise<void>;
+  /** adds a person's account through the users API (with the admin token) */
+  addUser(u: NewUserInput): Promise<void>;
+  /** signs in with a user name and password in the console's sign-in form (opening it unless open), and waits until the header names the user */
+  signInAs(username: string, password: string): Promise<void>;
+  /** signs out with the header's 退出登录, and waits for the 登录 button */
+  signOut(): Promise<void>;
   /** the gateway reports a newly found device, a camera unless said (an incremental discovery) */
   announce(deviceId: string, kind?: 'camera' | 'ups' | 'switch' | 'class-board'): Promise<void>;
   /** the page position of a WGS84 point on the console's map */
   pointOf(lat: number, lon: number): Promise<{ x: number; y: number }>;
   close(): Promise<void>;
 }
+
+/** `POST /api/v1/users`: a school-admin needs `schoolCode`; the others a school, a county or neither (the city). */
+export interface NewUserInput { username: string; displayName: string; role: 'admin' | 'school-admin' | 'security' | 'equipment'; schoolCode?: string; countyCode?: string; password: string }
 
 export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl: string; viewport?: { width: number; height: number }; locale?: string; ticketOpenAfterMs?: number; mapTiles?: MapTiles }): Promise<ConsoleFixture> {
   mkdirSync(OUT, { recursive: true });
@@ -123,6 +132,21 @@ export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl:
       await page.locator('[data-testid=token]').fill(stack.collector.apiToken);
       await page.locator('[data-testid=actor]').fill('测试管理员');
       await page.locator('[data-testid=save-settings]').click();
+    },
+    async addUser(u) {
+      await api('/api/v1/users', { method: 'POST', body: JSON.stringify(u) });
+    },
+    async signInAs(username, password) {
+      // the form may be open already (a write found the session expired)
+      if (!(await page.locator('[data-testid=sign-in-form]').isVisible())) await page.locator('[data-testid=settings]').click();
+      await page.locator('[data-testid=username]').fill(username);
+      await page.locator('[data-testid=password]').fill(password);
+      await page.locator('[data-testid=sign-in-submit]').click();
+      await page.locator(`[data-testid=user][data-username="${username}"]`).waitFor();
+    },
+    async signOut() {
+      await page.locator('[data-testid=sign-out]').click();
+      await page.locator('[data-testid=settings]').waitFor();
     },
     async announce(deviceId, kind = 'camera') {
       const device: DiscoveredDevice =

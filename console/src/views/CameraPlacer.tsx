@@ -10,6 +10,7 @@
 import { useEffect, useMemo, useRef, useState, type ChangeEvent } from 'react';
 import L from 'leaflet';
 import { auth, devicePath, post, put, schoolPath, type CoveragePreview, type Placement, type PreviewRequest } from '../api';
+import { failureText } from '../auth/session';
 import { num, pct } from '../i18n/index';
 import type { T } from '../App';
 import { angleBetween, bearingDeg, rangeAtPpm, sector } from '../geo';
@@ -258,7 +259,8 @@ export function CameraPlacer({ map, t, school, target, onPreview, onDone }: {
       else await put(`${path}/placement`, { placement });
       onDone(placement);
     } catch (err) {
-      setError((err as Error).message);
+      // the form stays as it is: after a 401 the sign-in form is open, and 确定 again retries
+      setError(failureText(t, err));
       setSaving(false);
     }
   };

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { ApiFailure, get, SERIES_RANGES, seriesPath, type DeviceDetail as Dev, type SeriesRange, type SeriesResult } from '../api';
+import { ApiFailure, devicePath, get, SERIES_RANGES, seriesPath, type DeviceChange, type DeviceDetail as Dev, type SeriesRange, type SeriesResult } from '../api';
+import type { Gate } from '../auth/permissions';
 import { date, deviceStateName, kindName, num, type MessageKey } from '../i18n/index';
 import type { T } from '../App';
 
@@ -124,8 +125,46 @@ export function HealthLadder({ step, t }: { step: number | null; t: T }) {
   );
 }
 
-/** `onMove`: starts moving the device on the map (an enrolled one; absent: no move button). */
-export function DevicePanel({ school, device, step, onClose, onMove, t }: { school: string; device: Dev; step: number | null; onClose: () => void; onMove?: () => void; t: T }) {
+/** Who made a change: the user's display name when the collector gives one, else the recorded actor (`admin-token/张老师`, `system`). */
+export const actorLabel = (e: { actor: string; actorName?: string | null }): string => e.actorName || e.actor;
+
+/** The device's state changes, newest first, with who made them. */
+function DeviceHistory({ school, device, t }: { school: string; device: Dev; t: T }) {
+  const [changes, setChanges] = useState<DeviceChange[] | null>(null);
+  useEffect(() => {
+    let alive = true;
+    get<DeviceChange[]>(`${devicePath(school, device.agentId, device.deviceId)}/history`)
+      .then((h) => alive && setChanges([...h].reverse()))
+      .catch(() => alive && setChanges(null));
+    return () => {
+      alive = false;
+    };
+  }, [school, device.agentId, device.deviceId, device.state]);
+  if (!changes) return null;
+  return (
+    <>
+      <h3>{t('history')}</h3>
+      {changes.length === 0 && <p className="muted">{t('historyEmpty')}</p>}
+      {changes.length > 0 && (
+        <table data-testid="device-history">
+          <tbody>
+            {changes.map((c, i) => (
+              <tr key={i} data-to={c.toState}>
+                <td><small>{date(c.at)}</small></td>
+                <td>{deviceStateName(t, c.toState)}</td>
+                <td data-testid="history-actor">{actorLabel(c)}</td>
+                <td>{c.note ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+/** `onMove`: starts moving the device on the map (an enrolled one; absent: no move button), offered as `moveGate` says. */
+export function DevicePanel({ school, device, step, onClose, onMove, moveGate, t }: { school: string; device: Dev; step: number | null; onClose: () => void; onMove?: () => void; moveGate?: Gate; t: T }) {
   const attrs = Object.entries(device.attributes ?? {});
   return (
     <div className="device-panel" data-testid="device-detail" data-device={device.deviceId} data-kind={device.kind}>
@@ -134,7 +173,7 @@ export function DevicePanel({ school, device, step, onClose, onMove, t }: { scho
       </h2>
       {onMove && (
         <p className="edit-only">
-          <button data-testid="move-device" onClick={onMove}>{t('move')}</button>
+          <button data-testid="move-device" disabled={moveGate?.disabled} title={moveGate?.title} onClick={onMove}>{t('move')}</button>
         </p>
       )}
       <table>
@@ -162,6 +201,7 @@ export function DevicePanel({ school, device, step, onClose, onMove, t }: { scho
         </>
       )}
       <TelemetryChart school={school} device={device} t={t} />
+      <DeviceHistory school={school} device={device} t={t} />
     </div>
   );
 }

@@ -5,6 +5,7 @@ import type { T } from '../App';
 import type { MessageKey } from '../i18n/index';
 import { date, num } from '../i18n/index';
 import { FloorPlanLayer } from './FloorPlanLayer';
+import type { Gate } from '../auth/permissions';
 import { bottomRight, defaultPlacement, measure, rounded, sameAspect, toMetres, withRotation, withWidth, type Around, type Corners } from './FloorPlanPlacement';
 
 const MAX_BYTES = 20 * 1024 * 1024;
@@ -19,6 +20,7 @@ const latLngsOf = (c: Corners) => [c.topLeft, c.topRight, bottomRight(c), c.bott
 /** The reason a refusal gives, in the console's language, with the collector's own words beside it. */
 function reasonOf(err: unknown, t: T): { text: string; detail?: string } {
   if (!(err instanceof ApiFailure)) return { text: (err as Error).message };
+  if (err.status === 401) return { text: t('expiredRetry') };
   const problem = (err.details as { problem?: string } | undefined)?.problem;
   const key = (err.code === 'INVALID_GEOREF' && problem ? `fp.georef.${problem}` : `fp.err.${err.code}`) as MessageKey;
   const text = t(key);
@@ -32,10 +34,12 @@ function reasonOf(err: unknown, t: T): { text: string; detail?: string } {
  * image is placed north up over the campus plan (else the school), keeping its aspect ratio; a
  * replacement with the same aspect ratio starts from the old corners.
  */
-export function FloorPlan({ map, t, code, school, campus }: {
+export function FloorPlan({ map, t, code, gate, school, campus }: {
   map: L.Map;
   t: T;
   code: string;
+  /** whether the one signed in may change this school's floor plan */
+  gate: Gate;
   school: { lon: number; lat: number } | null;
   campus: FeatureCollection | null;
 }) {
@@ -162,9 +166,9 @@ export function FloorPlan({ map, t, code, school, campus }: {
   const fieldValue = (field: 'width' | 'rotation', v: number) => (typing?.field === field ? typing.text : String(Math.round(v * 10) / 10));
   // a button in the console's language rather than the browser's own "Choose File"
   const fileInput = (
-    <label className={`button file-button${busy ? ' busy' : ''}`} data-testid="floorplan-import">
+    <label className={`button file-button${busy || gate.disabled ? ' busy' : ''}`} data-testid="floorplan-import" title={gate.title}>
       {t(meta ? 'fp.replace' : 'fp.import')}
-      <input data-testid="floorplan-file" type="file" accept=".png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp" disabled={busy} onChange={(e) => void upload(e.target.files?.[0], e.target)} />
+      <input data-testid="floorplan-file" type="file" accept=".png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp" disabled={busy || gate.disabled} onChange={(e) => void upload(e.target.files?.[0], e.target)} />
     </label>
   );
 
@@ -213,7 +217,7 @@ export function FloorPlan({ map, t, code, school, campus }: {
           <label htmlFor="fp-o">{t('fp.opacity')}</label>
           <input id="fp-o" data-testid="floorplan-opacity" type="range" min={0.1} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.target.value))} />
           <span className="wide">
-            <button data-testid="floorplan-save" disabled={busy} onClick={() => void save()}>{t('fp.saveGeoref')}</button>{' '}
+            <button data-testid="floorplan-save" disabled={busy || gate.disabled} title={gate.title} onClick={() => void save()}>{t('fp.saveGeoref')}</button>{' '}
             <button data-testid="floorplan-cancel" disabled={busy} onClick={() => { setDraft(null); setError(null); }}>{t('cancel')}</button>
           </span>
         </div>
@@ -221,7 +225,7 @@ export function FloorPlan({ map, t, code, school, campus }: {
         <>
           {meta && (
             <p className="edit-only">
-              <button data-testid="floorplan-georef-start" disabled={busy} onClick={startGeoref}>{t('fp.georef')}</button>{' '}
+              {!gate.hidden && <button data-testid="floorplan-georef-start" disabled={busy || gate.disabled} title={gate.title} onClick={startGeoref}>{t('fp.georef')}</button>}{' '}
               {meta.georef && (
                 <label>
                   {t('fp.opacity')} <input data-testid="floorplan-opacity" type="range" min={0.1} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.target.value))} style={{ verticalAlign: 'middle', width: '7em' }} />
@@ -229,12 +233,14 @@ export function FloorPlan({ map, t, code, school, campus }: {
               )}
             </p>
           )}
-          <p className="edit-only">
-            {fileInput}
-            <br />
-            <small className="muted">{busy ? t('fp.uploading') : t('fp.importHint')}</small>
-          </p>
-          {meta && (
+          {!gate.hidden && (
+            <p className="edit-only">
+              {fileInput}
+              <br />
+              <small className="muted">{busy ? t('fp.uploading') : t('fp.importHint')}</small>
+            </p>
+          )}
+          {meta && !gate.hidden && (
             <p className="edit-only">
               {confirmDelete ? (
                 <>
@@ -243,7 +249,7 @@ export function FloorPlan({ map, t, code, school, campus }: {
                   <button onClick={() => setConfirmDelete(false)}>{t('cancel')}</button>
                 </>
               ) : (
-                <button data-testid="floorplan-delete" disabled={busy} onClick={() => setConfirmDelete(true)}>{t('fp.delete')}</button>
+                <button data-testid="floorplan-delete" disabled={busy || gate.disabled} title={gate.title} onClick={() => setConfirmDelete(true)}>{t('fp.delete')}</button>
               )}
             </p>
           )}

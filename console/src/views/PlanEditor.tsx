@@ -14,6 +14,8 @@ import { EDIT_PANE, editRenderer } from './PlanMapStyle';
 import { kindLabel, PlanShapeFields } from './PlanShapeForm';
 import { PlanShapeList } from './PlanShapeList';
 import { useMapPick, useSelectedShape, useSnapGuides, type EditMode } from './PlanVertexEditing';
+import type { Gate } from '../auth/permissions';
+import { failureText } from '../auth/session';
 
 interface Pending { what: DrawWhat; ring: LatLng[]; props: ShapeProps }
 const PROBLEMS = ['not-finite', 'too-few-points', 'zero-area', 'self-intersecting', 'hole-outside', 'bad-key-area'];
@@ -26,12 +28,14 @@ const typing = (e: KeyboardEvent) => e.target instanceof HTMLElement && /^(INPUT
  * refuses the plan the editor names the shape and selects it. While editing, `onDraft` gives the
  * plan as edited so far, without the selected shape (the editor draws that one, editable).
  */
-export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSaved }: {
+export function PlanEditor({ map, t, lang, code, campus, gate, anchor, onDraft, onSaved }: {
   map: L.Map;
   t: (k: MessageKey) => string;
   lang: Lang;
   code: string;
   campus: FeatureCollection | null;
+  /** whether the one signed in may change this school's plan (a 401 while editing keeps the edits: sign in, save again) */
+  gate: Gate;
   /** where a school without a plan is anchored */
   anchor: { lon: number; lat: number } | null;
   onDraft: (fc: FeatureCollection | null) => void;
@@ -183,6 +187,8 @@ export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSave
       setSaved(true);
       onSaved(fc);
     } catch (err) {
+      // signed out meanwhile (401) or not this account's school (403): not the plan's fault
+      if (err instanceof ApiFailure && (err.status === 401 || err.status === 403)) return setError(failureText(t, err));
       const r = err instanceof ApiFailure ? refusedShape(err.details) : null;
       const f = r && features.find((x) => String(x.id) === r.id);
       const what = f ? `「${String(f.properties?.name || f.id)}」（${kindLabel(kindOf(f) ?? 'key-area', t)}）` : '';
@@ -209,11 +215,11 @@ export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSave
     return () => document.removeEventListener('keydown', on);
   });
 
-  if (!frame) return null;
+  if (!frame || (gate.hidden && !editing)) return null;
   if (!editing)
     return (
       <p>
-        <button data-testid="edit-plan" disabled={loading} onClick={() => void start()}>{t('editPlan')}</button>
+        <button data-testid="edit-plan" disabled={loading || gate.disabled} title={gate.title} onClick={() => void start()}>{t('editPlan')}</button>
         {loading && <span className="muted"> {t('loading')}</span>}
         {saved && <span className="pass" data-testid="plan-saved"> {t('planSaved')}</span>}
         {error && <span className="error" data-testid="plan-error"> {error}</span>}
@@ -289,7 +295,7 @@ export function PlanEditor({ map, t, lang, code, campus, anchor, onDraft, onSave
           </p>
         ) : (
           <p>
-            <button data-testid="save-plan" disabled={saving || drawing !== null || pending !== null} onClick={() => void save()}>{t('savePlan')}</button>{' '}
+            <button data-testid="save-plan" disabled={saving || gate.disabled || drawing !== null || pending !== null} title={gate.title} onClick={() => void save()}>{t('savePlan')}</button>{' '}
             <button data-testid="exit-edit" onClick={() => (plan.dirty ? setConfirmLeave(true) : leave())}>{t('exitEdit')}</button>
           </p>
         )}

@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { auth, postCsv, schoolPath, type ImportResult } from '../api';
 import type { T } from '../App';
+import type { Gate } from '../auth/permissions';
+import { failureText } from '../auth/session';
 
 /** CSV import of planned devices: POSTs the file as text/csv; shows the count, or every bad row (all or nothing). */
-export function PlannedImport({ school, t, onImported }: { school: string; t: T; onImported: () => void }) {
+export function PlannedImport({ school, t, gate, onImported }: { school: string; t: T; gate: Gate; onImported: () => void }) {
   const [result, setResult] = useState<ImportResult | null>(null);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -22,7 +24,7 @@ export function PlannedImport({ school, t, onImported }: { school: string; t: T;
       setResult(r);
       if (!r.errors.length) onImported();
     } catch (err) {
-      setError((err as Error).message);
+      setError(failureText(t, err));
     } finally {
       setBusy(false);
       input.value = ''; // the same file again after fixing it
@@ -31,9 +33,9 @@ export function PlannedImport({ school, t, onImported }: { school: string; t: T;
   return (
     <div className="planned-import" data-testid="planned-import">
       {/* a button in the console's language rather than the browser's own "Choose File" */}
-      <label className={`button file-button edit-only${busy ? ' busy' : ''}`}>
+      <label className={`button file-button edit-only${busy || gate.disabled ? ' busy' : ''}`} title={gate.title}>
         {t('importPlanned')}
-        <input id="planned-csv" data-testid="planned-csv" type="file" accept=".csv,text/csv" disabled={busy} onChange={(e) => void onFile(e.target.files?.[0], e.target)} />
+        <input id="planned-csv" data-testid="planned-csv" type="file" accept=".csv,text/csv" disabled={busy || gate.disabled} onChange={(e) => void onFile(e.target.files?.[0], e.target)} />
       </label>
       <br />
       <small>{t('importPlannedHint')}</small>

@@ -14,6 +14,9 @@ import { PlanEditor } from './PlanEditor';
 import { FloorPlan } from './FloorPlanControls';
 import { ExportButton } from './ExportButton';
 import { devicesTable, findingsTable, keyAreasTable } from './tableExports';
+import { useAuth, useGate } from '../auth/context';
+import { schoolNote } from '../auth/permissions';
+import { failureText } from '../auth/session';
 
 /** Placements the console knows (lon/lat): from the console's map route when there is one, and those saved here. */
 type Known = Map<string, Placement>;
@@ -177,7 +180,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
       await post(`${devicePath(code, d.agentId, d.deviceId)}/reject`, {});
       reload();
     } catch (err) {
-      setError((err as Error).message);
+      setError(failureText(t, err));
     }
   };
   const place = (mode: PlacingTarget['mode'], device: PlacingTarget['device']) => {
@@ -190,6 +193,13 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
     setPreview(null);
     if (saved) reload();
   };
+
+  // what the one signed in may change here (the county is known once the school has loaded)
+  const { user } = useAuth();
+  const here = school ? { school: code, county: school.countyCode } : null;
+  const enroll = useGate(t, 'enroll', here);
+  const plan = useGate(t, 'plan', here);
+  const note = here ? schoolNote(t, user, here) : null;
 
   const camStatus = useMemo(() => new Map((cov?.cameras ?? []).map((c) => [c.deviceId, c])), [cov]);
   const selectedDevice = route.selected ? devices.find((d) => d.deviceId === route.selected) ?? null : null;
@@ -207,6 +217,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
         )}
       </p>
       <h2>{school?.name ?? code}</h2>
+      {note && <p className="readonly-note edit-only" data-testid="readonly-note">{note}</p>}
       {error && <p className="error" data-testid="error">{error}</p>}
       {placing && <CameraPlacer key={`${placing.mode}:${placing.device.agentId}/${placing.device.deviceId}`} map={map} t={t} school={code} target={placing} onPreview={setPreview} onDone={placed} />}
       {selectedDevice && (
@@ -216,7 +227,8 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           device={selectedDevice}
           step={camStatus.get(selectedDevice.deviceId)?.step ?? null}
           onClose={() => go({ view: 'school', school: code, selected: '' })}
-          onMove={selectedDevice.state === 'enrolled' ? () => place('move', selectedDevice) : undefined}
+          onMove={selectedDevice.state === 'enrolled' && !enroll.hidden ? () => place('move', selectedDevice) : undefined}
+          moveGate={enroll}
           t={t}
         />
       )}
@@ -228,6 +240,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           lang={lang}
           code={code}
           campus={fc}
+          gate={plan}
           anchor={school?.lon != null && school.lat != null ? { lon: school.lon, lat: school.lat } : null}
           onDraft={setDraft}
           onSaved={(saved) => {
@@ -236,7 +249,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           }}
         />
       )}
-      <FloorPlan map={map} t={t} code={code} school={school?.lon != null && school.lat != null ? { lon: school.lon, lat: school.lat } : null} campus={fc} />
+      <FloorPlan map={map} t={t} code={code} gate={plan} school={school?.lon != null && school.lat != null ? { lon: school.lon, lat: school.lat } : null} campus={fc} />
       {cov && (
         <>
           <p>
@@ -272,8 +285,12 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
                 <td>{kindName(t, d.kind)}</td>
                 <td title={d.address ?? ''}>{d.deviceId}</td>
                 <td>
-                  <button data-action="accept" onClick={() => place('accept', d)}>{t('accept')}</button>{' '}
-                  <button data-action="reject" onClick={() => void reject(d)}>{t('reject')}</button>
+                  {!enroll.hidden && (
+                    <>
+                      <button data-action="accept" disabled={enroll.disabled} title={enroll.title} onClick={() => place('accept', d)}>{t('accept')}</button>{' '}
+                      <button data-action="reject" disabled={enroll.disabled} title={enroll.title} onClick={() => void reject(d)}>{t('reject')}</button>
+                    </>
+                  )}
                 </td>
               </tr>
             ))}
@@ -286,7 +303,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           </tbody>
         </table>
       )}
-      <PlannedImport school={code} t={t} onImported={reload} />
+      {!enroll.hidden && <PlannedImport school={code} t={t} gate={enroll} onImported={reload} />}
       <TicketList scope={{ school: code }} t={t} live={live} onSelectDevice={(s, d) => go({ view: 'school', school: s, selected: d })} />
       <h2>{t('compliance')}</h2>
       {comp && <p className="exports"><ExportButton testId="export-findings" t={t} make={() => findingsTable(t, lang, { code, name: school?.name ?? code }, comp.findings)} /></p>}
@@ -321,7 +338,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
                 <td className={cs ? (cs.healthy ? 'pass' : 'fail') : d.goneAt ? 'fail' : 'pass'}>{cs ? (cs.healthy ? t('healthy') : `${t('unhealthy')}${cs.problem ? `：${cs.problem}` : ''}`) : d.goneAt ? t('offline') : t('online')}</td>
                 <td><small>{date(d.lastSeen)}</small></td>
                 <td>
-                  <button className="edit-only" data-action="move" title={t('move')} onClick={(e) => { e.stopPropagation(); place('move', d); }}>{t('move')}</button>
+                  {!enroll.hidden && <button className="edit-only" data-action="move" disabled={enroll.disabled} title={enroll.title ?? t('move')} onClick={(e) => { e.stopPropagation(); place('move', d); }}>{t('move')}</button>}
                 </td>
               </tr>
             );

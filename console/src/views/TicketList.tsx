@@ -1,16 +1,61 @@
-import { useEffect, useState } from 'react';
-import { auth, get, post, type Ticket } from '../api';
+import { Fragment, useEffect, useState } from 'react';
+import { auth, get, post, type Ticket, type TicketEvent } from '../api';
 import { date } from '../i18n/index';
 import type { MessageKey } from '../i18n/index';
 import type { LiveEvent } from '../live';
+import { useAuth } from '../auth/context';
+import { gateOf, permit } from '../auth/permissions';
+import { failureText } from '../auth/session';
+import { actorLabel } from './DeviceDetail';
 
-/** What a person may do from each state (the collector enforces the same rules). */
-const ACTIONS: Record<Ticket['state'], Array<'start' | 'assign' | 'resolve' | 'close' | 'reopen'>> = {
+type Action = 'start' | 'assign' | 'resolve' | 'close' | 'reopen' | 'comment';
+/** What a person may do from each state (the collector enforces the same rules); a note (comment) in any. */
+const ACTIONS: Record<Ticket['state'], Action[]> = {
   open: ['start', 'assign', 'resolve', 'close'],
   'in-progress': ['assign', 'resolve', 'close'],
   resolved: ['close', 'reopen'],
   closed: ['reopen'],
 };
+
+/** A ticket's changes, oldest first, with who made them (display names where the collector has them). */
+function TicketHistory({ id, rev, t, columns }: { id: number; rev: number; t: (k: MessageKey) => string; columns: number }) {
+  const [events, setEvents] = useState<TicketEvent[] | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let alive = true;
+    get<{ events: TicketEvent[] }>(`/api/v1/tickets/${id}`)
+      .then((r) => alive && setEvents(r.events))
+      .catch((err: Error) => alive && setError(err.message));
+    return () => {
+      alive = false;
+    };
+  }, [id, rev]);
+  const label = (a: string) => {
+    const k = `ticketAction.${a}` as MessageKey, v = t(k);
+    return v === k ? a : v;
+  };
+  return (
+    <tr className="ticket-history" data-history={id}>
+      <td colSpan={columns}>
+        {error && <span className="error">{error}</span>}
+        {events && (
+          <table>
+            <tbody>
+              {events.map((e, i) => (
+                <tr key={i} data-action={e.action}>
+                  <td><small>{date(e.at)}</small></td>
+                  <td>{label(e.action)}</td>
+                  <td data-testid="history-actor">{actorLabel(e)}</td>
+                  <td>{e.note ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </td>
+    </tr>
+  );
+}
 
 /** Whose tickets: one school's (the school view) or a county's (the county view, with the school named). */
 export type TicketScope = { school: string } | { county: string };
@@ -27,7 +72,9 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
   const [showDone, setShowDone] = useState(false);
   const [rev, setRev] = useState(0);
   const [error, setError] = useState('');
-  const [working, setWorking] = useState<{ id: number; action: string; note: string; assignee: string } | null>(null);
+  const [working, setWorking] = useState<{ id: number; action: Action; note: string; assignee: string } | null>(null);
+  const [historyOf, setHistoryOf] = useState<number | null>(null);
+  const { user } = useAuth();
 
   useEffect(() => {
     let alive = true;
@@ -52,9 +99,10 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
       setWorking(null);
       setRev((r) => r + 1);
     } catch (err) {
-      setError((err as Error).message);
+      setError(failureText(t, err));
     }
   };
+  const columns = county ? 6 : 5;
 
   return (
     <div data-testid="tickets">
@@ -72,8 +120,13 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
             <tr>{county && <th>{t('school')}</th>}<th>{t('ticketTitle')}</th><th>{t('ticketState')}</th><th>{t('ticketSince')}</th><th>{t('assignee')}</th><th className="edit-only"></th></tr>
           </thead>
           <tbody>
-            {tickets.map((x) => (
-              <tr key={x.id} data-ticket={x.id} data-state={x.state} data-device={x.deviceId ?? ''}>
+            {tickets.map((x) => {
+              const where = { school: x.schoolCode, county: x.countyCode };
+              const work = gateOf(t, permit(user, 'tickets', where)), note = gateOf(t, permit(user, 'comment', where));
+              const offered: Array<[Action, typeof work]> = [...(work.hidden ? [] : ACTIONS[x.state].map((a) => [a, work] as [Action, typeof work])), ...(note.hidden ? [] : [['comment', note] as [Action, typeof note]])];
+              return (
+              <Fragment key={x.id}>
+              <tr data-ticket={x.id} data-state={x.state} data-device={x.deviceId ?? ''}>
                 {county && <td><a href={`#/school/${x.schoolCode}`}>{x.schoolName}</a></td>}
                 <td title={x.detail ?? ''}>
                   {x.deviceId && onSelectDevice ? <a href="#" onClick={(e) => { e.preventDefault(); onSelectDevice(x.schoolCode, x.deviceId!); }}>{x.title}</a> : x.title}
@@ -81,14 +134,20 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
                 </td>
                 <td className={x.state === 'open' ? 'fail' : x.state === 'in-progress' ? 'unknown' : 'pass'}>{t(`ticketState.${x.state}` as MessageKey)}</td>
                 <td><small>{date(x.faultSince)}</small></td>
-                <td>{x.assignee ?? '—'}</td>
-                <td className="edit-only" style={{ whiteSpace: 'nowrap' }}>
-                  {ACTIONS[x.state].map((a) => (
-                    <button key={a} data-action={`ticket-${a}`} onClick={() => setWorking({ id: x.id, action: a, note: '', assignee: '' })}>{t(`ticketAction.${a}` as MessageKey)}</button>
-                  ))}
+                <td>{x.assigneeName || x.assignee || '—'}</td>
+                <td className="edit-only">
+                  <div className="ticket-actions">
+                    {offered.map(([a, g]) => (
+                      <button key={a} data-action={`ticket-${a}`} disabled={g.disabled} title={g.title} onClick={() => setWorking({ id: x.id, action: a, note: '', assignee: '' })}>{t(`ticketAction.${a}` as MessageKey)}</button>
+                    ))}
+                    <button data-action="ticket-history" aria-pressed={historyOf === x.id} onClick={() => setHistoryOf(historyOf === x.id ? null : x.id)}>{t('history')}</button>
+                  </div>
                 </td>
               </tr>
-            ))}
+              {historyOf === x.id && <TicketHistory id={x.id} rev={rev} t={t} columns={columns} />}
+              </Fragment>
+              );
+            })}
           </tbody>
         </table>
       )}
@@ -103,7 +162,7 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
           )}
           <label htmlFor="tk-n">{t('note')}</label>
           <input id="tk-n" data-testid="ticket-note" value={working.note} onChange={(e) => setWorking({ ...working, note: e.target.value })} />
-          <button data-testid="ticket-submit" disabled={working.action === 'assign' && !working.assignee.trim()} onClick={() => void submit()}>{t('confirm')}</button>
+          <button data-testid="ticket-submit" disabled={(working.action === 'assign' && !working.assignee.trim()) || (working.action === 'comment' && !working.note.trim())} onClick={() => void submit()}>{t('confirm')}</button>
           <button onClick={() => setWorking(null)}>{t('cancel')}</button>
         </div>
       )}
