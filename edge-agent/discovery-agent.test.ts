@@ -16,6 +16,7 @@ import { startSimulatedSwitch, type SimulatedSwitch } from '../simulator/snmp/si
 import { startAgent, type AgentLogger, type RunningAgent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
 import { RANGE_DEVICES, SNMPD_OFFSET, startRangeGear, type RangeGear } from './snmp/range-gear-for-tests.ts';
+import { waitFor } from '../tests/setup/wait.ts';
 
 const SCHOOL = '3715020001';
 const quiet: AgentLogger = { info: () => {}, warn: () => {}, error: () => {} };
@@ -39,15 +40,7 @@ async function startBroker(): Promise<{ url: string; stop(): Promise<void> }> {
   };
 }
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> => waitFor(what, fn, ms, 25);
 
 /** Everything one agent publishes, decoded, and a way to send it commands. */
 class Watcher {

@@ -18,6 +18,7 @@ import { parseAgentConfig } from '../config.ts';
 import { compileAddressPattern, CredentialStore } from '../credentials.ts';
 import { SnmpSource } from '../discovery/snmp-source.ts';
 import { sweepSnmp } from './discovery.ts';
+import { waitFor } from '../../tests/setup/wait.ts';
 
 const ALLOW = ['127.0.0.1', '127.0.0.2', '127.0.0.5'];
 const RULE = `discovery.allow [${ALLOW.join(', ')}]`;
@@ -49,15 +50,7 @@ function startCounter(host: string, port: number): Promise<Counter> {
   });
 }
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> => waitFor(what, fn, ms, 25);
 
 async function freeTcpPort(): Promise<number> {
   const s = net.createServer();
