@@ -8,7 +8,7 @@ import type { Db } from '../store/db.ts';
 import { InventoryError } from '../store/inventory.ts';
 import { hashPassword } from '../store/passwords.ts';
 import { generateUserPassword, passwordProblem } from './password-policy.ts';
-import { isRole, permissionsOf, type Role, type Scope, type UserInfo } from './permissions.ts';
+import { denial, isRole, permissionsOf, ROLES, ROLE_PERMISSIONS, scopeCovers, type Permission, type Role, type Scope, type UserInfo } from './permissions.ts';
 
 /** The admin token's pseudo-user in `GET /api/v1/session`; no account may take the name. */
 export const ADMIN_TOKEN_USERNAME = 'admin-token';
@@ -76,6 +76,18 @@ export function userEntry(u: UserRecord): UserEntry {
   return { ...userInfo(u), disabled: u.disabledAt !== null, createdAt: u.createdAt.toISOString(), lastLoginAt: u.lastLoginAt?.toISOString() ?? null };
 }
 
+/** Someone who may be given work of a kind at a school (a ticket's assignee): who they are, not what they may do. */
+export type EligibleUser = Pick<UserInfo, 'username' | 'displayName' | 'role' | 'scope'>;
+
+/** Where eligible users are looked for: a school and its county. */
+export interface SchoolPlace {
+  school: string;
+  county: string;
+}
+
+/** The narrowest scope first: the school's own people, then the county's, then the city's. */
+const SCOPE_RANK: Record<Scope['level'], number> = { school: 0, county: 1, city: 2 };
+
 /** Refuses a password that breaks the rule, with the reason. */
 export function checkPassword(password: string, username?: string): void {
   const problem = passwordProblem(password, username);
@@ -102,6 +114,34 @@ export class Users {
     if (!usernames.length) return new Map();
     const rows = await this.db.query<{ username: string; displayName: string }>(`SELECT username, display_name AS "displayName" FROM users WHERE username = ANY($1::text[])`, [usernames]);
     return new Map(rows.map((r) => [r.username, r.displayName]));
+  }
+
+  /**
+   * The enabled users whose role has `permission` and whose scope covers the school: its own
+   * first, then the county's, then the city's, by display name (pinyin order) within each.
+   */
+  async eligibleAt(permission: Permission, at: SchoolPlace): Promise<EligibleUser[]> {
+    const roles = ROLES.filter((r) => ROLE_PERMISSIONS[r].includes(permission));
+    const rows = await this.db.query<UserRecord>(
+      `SELECT ${USER_SELECT} FROM users u ${USER_JOINS}
+        WHERE u.disabled_at IS NULL AND u.role = ANY($1::text[])
+          AND (u.school_code = $2 OR u.county_code = $3 OR (u.school_code IS NULL AND u.county_code IS NULL))`,
+      [roles, at.school, at.county],
+    );
+    // sorted here rather than in SQL: the two backends' collations order Chinese differently
+    return rows
+      .map((u) => ({ username: u.username, displayName: u.displayName, role: u.role, scope: scopeOf(u) }))
+      .sort((a, b) => SCOPE_RANK[a.scope.level] - SCOPE_RANK[b.scope.level] || a.displayName.localeCompare(b.displayName, 'zh-Hans-CN') || (a.username < b.username ? -1 : 1));
+  }
+
+  /** Why `username` may not be given work needing `permission` at the school (null: they may). */
+  async whyIneligible(username: string, permission: Permission, at: SchoolPlace): Promise<string | null> {
+    const u = await this.get(username);
+    if (!u) return `user ${username} does not exist`;
+    if (u.disabledAt) return `user ${username} (${u.displayName}) is disabled`;
+    const scope = scopeOf(u);
+    if (!permissionsOf(u.role).includes(permission) || !scopeCovers(scope, at)) return denial({ displayName: u.displayName, role: u.role, scope }, permission, at);
+    return null;
   }
 
   async add(u: NewUser): Promise<{ user: UserEntry; password?: string }> {

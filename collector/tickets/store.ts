@@ -41,7 +41,10 @@ export interface Ticket {
   detail: string | null;
   state: TicketState;
   source: 'auto' | 'manual';
+  /** a user name; free text on tickets assigned before assignees were users */
   assignee: string | null;
+  /** the assignee's display name when the assignee is a user (null for free text) */
+  assigneeName: string | null;
   openedAt: string;
   faultSince: string;
   resolvedAt: string | null;
@@ -73,6 +76,8 @@ export interface TicketQuery {
   states?: readonly TicketState[];
   agentId?: string;
   deviceId?: string;
+  /** assigned to this user name */
+  assignee?: string;
   limit?: number;
   offset?: number;
 }
@@ -90,8 +95,10 @@ export interface RepairStats {
   meanRepairHours: number | null;
 }
 
+/** Tickets with their school, and the assignee's account when the assignee is a user. */
+const FROM = `tickets t JOIN schools s ON s.code = t.school_code LEFT JOIN users au ON au.username = t.assignee`;
 const COLS = `t.id::int AS id, t.school_code AS "schoolCode", s.name AS "schoolName", s.county_code AS "countyCode", t.agent_id AS "agentId",
-  t.device_id AS "deviceId", t.fault, t.title, t.detail, t.state, t.source, t.assignee, t.opened_at AS "openedAt", t.fault_since AS "faultSince",
+  t.device_id AS "deviceId", t.fault, t.title, t.detail, t.state, t.source, t.assignee, au.display_name AS "assigneeName", t.opened_at AS "openedAt", t.fault_since AS "faultSince",
   t.resolved_at AS "resolvedAt", t.closed_at AS "closedAt", t.updated_at AS "updatedAt"`;
 
 type Row = Omit<Ticket, 'openedAt' | 'faultSince' | 'resolvedAt' | 'closedAt' | 'updatedAt'> & Record<'openedAt' | 'faultSince' | 'updatedAt', Date> & Record<'resolvedAt' | 'closedAt', Date | null>;
@@ -102,7 +109,7 @@ export class Tickets {
   constructor(private readonly db: Db) {}
 
   async get(id: number): Promise<Ticket | null> {
-    const [r] = await this.db.query<Row>(`SELECT ${COLS} FROM tickets t JOIN schools s ON s.code = t.school_code WHERE t.id = $1`, [id]);
+    const [r] = await this.db.query<Row>(`SELECT ${COLS} FROM ${FROM} WHERE t.id = $1`, [id]);
     return r ? ticketOf(r) : null;
   }
 
@@ -126,10 +133,11 @@ export class Tickets {
     if (q.states?.length) add('t.state = ANY(?::text[])', [...q.states]);
     if (q.agentId) add('t.agent_id = ?', q.agentId);
     if (q.deviceId) add('t.device_id = ?', q.deviceId);
+    if (q.assignee) add('t.assignee = ?', q.assignee);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const [n] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tickets t JOIN schools s ON s.code = t.school_code ${w}`, params);
+    const [n] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${FROM} ${w}`, params);
     const rows = await this.db.query<Row>(
-      `SELECT ${COLS} FROM tickets t JOIN schools s ON s.code = t.school_code ${w}
+      `SELECT ${COLS} FROM ${FROM} ${w}
        ORDER BY (t.state IN ('open', 'in-progress')) DESC, t.opened_at DESC, t.id DESC LIMIT ${Math.min(q.limit ?? 100, 1000)} OFFSET ${Math.max(0, q.offset ?? 0)}`,
       params,
     );
@@ -177,7 +185,10 @@ export class Tickets {
     });
   }
 
-  /** Applies an action by `actor`; refuses one the ticket's state does not allow (409). */
+  /**
+   * Applies an action by `actor`; refuses one the ticket's state does not allow (409). Whether an
+   * assignee may work the ticket is the caller's to check (the API takes users only).
+   */
   async act(id: number, action: TicketAction, actor: string, note?: string | null, extra: { assignee?: string } = {}, at = new Date()): Promise<Ticket> {
     return this.db.transaction(async (tx) => {
       const [cur] = await tx.query<{ state: TicketState; source: string; schoolCode: string; agentId: string | null; deviceId: string | null }>(
@@ -209,14 +220,14 @@ export class Tickets {
         }
       }
       await tx.query(`UPDATE tickets SET ${sets.join(', ')} WHERE id = $1`, params);
-      await this.event(tx, id, action, cur.state, to, actor, note ?? (action === 'assign' ? `→ ${extra.assignee!.trim()}` : null), at);
+      await this.event(tx, id, action, cur.state, to, actor, note ?? (action === 'assign' ? `→ ${await this.assigneeLabel(tx, extra.assignee!.trim())}` : null), at);
       return (await new Tickets(tx).get(id))!;
     });
   }
 
   /** Unfinished automatic tickets (what the watcher may resolve). */
   async activeAuto(): Promise<Ticket[]> {
-    const rows = await this.db.query<Row>(`SELECT ${COLS} FROM tickets t JOIN schools s ON s.code = t.school_code WHERE t.source = 'auto' AND t.state IN ('open', 'in-progress')`);
+    const rows = await this.db.query<Row>(`SELECT ${COLS} FROM ${FROM} WHERE t.source = 'auto' AND t.state IN ('open', 'in-progress')`);
     return rows.map(ticketOf);
   }
 
@@ -272,6 +283,12 @@ export class Tickets {
     if (!row) return null;
     await this.event(tx, row.id, 'open', null, 'open', actor, t.detail ?? null, at);
     return new Tickets(tx).get(row.id);
+  }
+
+  /** The history's note of an assignment names the person as shown then (a user's display name, or the text given). */
+  private async assigneeLabel(tx: Db, assignee: string): Promise<string> {
+    const [u] = await tx.query<{ name: string }>(`SELECT display_name AS name FROM users WHERE username = $1`, [assignee]);
+    return u?.name ?? assignee;
   }
 
   private async event(tx: Db, id: number, action: TicketEvent['action'], from: TicketState | null, to: TicketState, actor: string, note: string | null, at: Date): Promise<void> {

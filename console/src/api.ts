@@ -1,4 +1,5 @@
 /** The collector's HTTP API, as the console uses it. Reads are open; writes send the signed-in user's token. */
+import type { UserInfo } from './auth/permissions';
 
 export class ApiFailure extends Error {
   constructor(
@@ -216,6 +217,11 @@ export interface Ticket {
   closedAt: string | null;
   updatedAt: string;
 }
+
+/** Someone a ticket may be assigned to (GET /api/v1/tickets/{id}/assignees): its school's people first, then the county's, then the city's. */
+export type Assignee = Pick<UserInfo, 'username' | 'displayName' | 'role' | 'scope'>;
+/** Who may work a ticket; the list needs the credential ('tickets' at the ticket's school). */
+export const ticketAssignees = (id: number): Promise<Assignee[]> => call<{ assignees: Assignee[] }>('GET', `/api/v1/tickets/${id}/assignees`, undefined, undefined, true).then((r) => r.assignees);
 
 /** One change of a ticket (GET /api/v1/tickets/{id} `events`); `actorName`: the user's display name, when a user made it. */
 export interface TicketEvent { action: string; fromState: string | null; toState: string; actor: string; actorName?: string | null; note: string | null; at: string }

@@ -1,7 +1,8 @@
 /**
  * Repair tickets and the live inbox in the console (Chromium): the fixture's gate camera has its
  * stream down, so the collector opens a ticket for it after the (shortened) grace period. The
- * school view lists it; an equipment manager assigns it; the county table and the city's 未结工单
+ * school view lists it; an equipment manager assigns it to a colleague chosen from those who may
+ * work it, and 只看我的 shows each of them their own; the county table and the city's 未结工单
  * indicator count it. A camera the gateway reports meanwhile shows up in the open inbox.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +11,8 @@ import { COUNTY, SCHOOL_A, waitFor } from '../e2e/stack.ts';
 import { startConsoleFixture, type ConsoleFixture } from './fixture.ts';
 import { BROWSER_TEST_TIMEOUT_MS } from './serve-console.ts';
 
+const PASSWORD = 'Xiaoyuan#2024';
+
 describe('repair tickets in the console', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let f: ConsoleFixture;
   beforeAll(async () => {
@@ -17,8 +20,12 @@ describe('repair tickets in the console', { timeout: BROWSER_TEST_TIMEOUT_MS }, 
   }, 180_000);
   afterAll(async () => f?.close());
 
-  it('lists the broken gate camera’s ticket at its school, and it can be assigned', async () => {
+  it('lists the broken gate camera’s ticket at its school; an equipment manager assigns it to a colleague, and 只看我的 shows each their own', async () => {
     const ticket = await waitFor('the gate camera’s ticket', async () => (await f.api<{ tickets: Ticket[] }>(`/api/v1/tickets?school=${SCHOOL_A}&state=active`)).tickets.find((t) => t.deviceId === f.spec.gateCamera));
+    const school = await f.api<{ name: string; countyCode: string }>(`/api/v1/schools/${SCHOOL_A}`);
+    await f.addUser({ username: 'zhang', displayName: '张工', role: 'equipment', schoolCode: SCHOOL_A, password: PASSWORD });
+    await f.addUser({ username: 'li', displayName: '李师傅', role: 'equipment', countyCode: school.countyCode, password: PASSWORD });
+    await f.addUser({ username: 'wang', displayName: '王老师', role: 'school-admin', schoolCode: SCHOOL_A, password: PASSWORD }); // may not work tickets
     const { page } = f;
     await page.goto(`${f.base}/#/school/${SCHOOL_A}`);
     const row = page.locator(`[data-testid=tickets] tr[data-ticket="${ticket.id}"]`);
@@ -27,9 +34,17 @@ describe('repair tickets in the console', { timeout: BROWSER_TEST_TIMEOUT_MS }, 
     expect(await row.innerText()).toContain('视频流中断');
     expect(await row.innerText()).toContain('待处理');
 
-    await f.signIn();
+    await f.signInAs('zhang', PASSWORD);
     await row.locator('[data-action=ticket-assign]').click();
-    await page.locator('[data-testid=ticket-assignee]').fill('李师傅');
+    const select = page.locator('[data-testid=ticket-assignee]');
+    await page.locator('[data-testid=ticket-assignee]:enabled').waitFor();
+    expect(await select.inputValue()).toBe('zhang'); // the signed-in user, who may work it
+    const options = await select.locator('option').allInnerTexts();
+    expect(options).toContain(`张工 · 装备管理 · ${school.name}`);
+    expect(options.some((o) => o.startsWith('李师傅 · 装备管理 · '))).toBe(true);
+    expect(options.some((o) => o.startsWith('王老师'))).toBe(false);
+    await select.selectOption('li');
+    await f.shot('tickets-assign.png');
     await page.locator('[data-testid=ticket-note]').fill('明早到场检查');
     await page.locator('[data-testid=ticket-submit]').click();
     await page.locator(`[data-testid=tickets] tr[data-ticket="${ticket.id}"][data-state=in-progress]`).waitFor();
@@ -37,8 +52,34 @@ describe('repair tickets in the console', { timeout: BROWSER_TEST_TIMEOUT_MS }, 
     await row.scrollIntoViewIfNeeded();
     await f.shot('tickets-school.png');
     const stored = await f.api<Ticket & { events: Array<{ action: string; actor: string; note: string | null }> }>(`/api/v1/tickets/${ticket.id}`);
-    expect(stored).toMatchObject({ state: 'in-progress', assignee: '李师傅' });
-    expect(stored.events.at(-1)).toMatchObject({ action: 'assign', actor: 'admin-token/测试管理员', note: '明早到场检查' });
+    expect(stored).toMatchObject({ state: 'in-progress', assignee: 'li', assigneeName: '李师傅' });
+    expect(stored.events.at(-1)).toMatchObject({ action: 'assign', actor: 'user/zhang', note: '明早到场检查' });
+
+    // another ticket of the school, assigned to 张工 himself
+    const own = await f.api<Ticket>('/api/v1/tickets', { method: 'POST', body: JSON.stringify({ schoolCode: SCHOOL_A, title: '班牌黑屏' }) });
+    await f.api(`/api/v1/tickets/${own.id}/assign`, { method: 'POST', body: JSON.stringify({ assignee: 'zhang' }) });
+    const ownRow = page.locator(`[data-testid=tickets] tr[data-ticket="${own.id}"]`);
+    await page.reload();
+    await ownRow.waitFor();
+    await row.waitFor();
+    await page.locator('[data-testid=tickets-mine]').check();
+    await row.waitFor({ state: 'detached' });
+    await ownRow.waitFor();
+    expect(await page.locator('[data-testid=tickets] tr[data-ticket]').count()).toBe(1);
+    expect(await ownRow.innerText()).toContain('张工');
+
+    // 李师傅 sees his
+    await f.signOut();
+    await f.signInAs('li', PASSWORD);
+    await page.locator('[data-testid=tickets-mine]').check();
+    await row.waitFor();
+    await ownRow.waitFor({ state: 'detached' });
+    expect(await page.locator('[data-testid=tickets] tr[data-ticket]').count()).toBe(1);
+    await f.shot('tickets-mine.png');
+    await page.locator('[data-testid=tickets-mine]').uncheck();
+    await f.signOut();
+    // the gate camera's stays the school's only unfinished ticket (the counts below)
+    await f.api(`/api/v1/tickets/${own.id}/close`, { method: 'POST', body: JSON.stringify({ note: '测试完毕' }) });
   });
 
   it('a camera the gateway has just found appears in the school’s inbox without a reload', async () => {

@@ -119,10 +119,12 @@ describe('repair tickets from device failures', () => {
     const wrong = await call(`/api/v1/tickets/${t.id}/reopen`, { method: 'POST', body: '{}' });
     expect(wrong.status).toBe(409);
     expect(((await wrong.json()) as { message: string }).message).toMatch(/is open; reopen is allowed only from resolved, closed/);
-    await api(`/api/v1/tickets/${t.id}/assign`, { method: 'POST', body: JSON.stringify({ assignee: '李师傅' }) });
+    // assigned to a person who may work tickets at the school (an account)
+    await api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'li', displayName: '李师傅', role: 'equipment', password: 'Xiaoyuan#2024' }) });
+    await api(`/api/v1/tickets/${t.id}/assign`, { method: 'POST', body: JSON.stringify({ assignee: 'li' }) });
     await api(`/api/v1/tickets/${t.id}/resolve`, { method: 'POST', body: JSON.stringify({ note: '已清洁镜头罩' }) });
     const full = await api<Ticket & { events: Array<{ action: string; actor: string; note: string | null }> }>(`/api/v1/tickets/${t.id}`);
-    expect(full).toMatchObject({ state: 'resolved', assignee: '李师傅' });
+    expect(full).toMatchObject({ state: 'resolved', assignee: 'li', assigneeName: '李师傅' });
     expect(full.events.map((e) => [e.action, e.actor])).toEqual([
       ['open', 'admin-token/王工'],
       ['assign', 'admin-token/王工'],

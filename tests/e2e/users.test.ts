@@ -109,7 +109,7 @@ describe('users, sessions and permissions against a real collector', () => {
     const t = await call('/api/v1/tickets', { method: 'POST', token, body: { schoolCode: SCHOOL_B, agentId: 'gw-1', deviceId: 'cam-1', title: '镜头起雾' } });
     expect(t.status, JSON.stringify(t.body)).toBe(201);
     const id = t.body.id as number;
-    expect((await call(`/api/v1/tickets/${id}/assign`, { method: 'POST', token, body: { assignee: '装备科张工' } })).body.state).toBe('in-progress');
+    expect((await call(`/api/v1/tickets/${id}/assign`, { method: 'POST', token, body: { assignee: 'zhuangbei' } })).body.state).toBe('in-progress');
     expect((await call(`/api/v1/tickets/${id}/resolve`, { method: 'POST', token, body: { note: '已清洁镜头' } })).body.state).toBe('resolved');
     const events = (await call(`/api/v1/tickets/${id}`)).body.events as { actor: string; actorName: string }[];
     expect(events.map((e) => e.actor)).toEqual(['user/zhuangbei', 'user/zhuangbei', 'user/zhuangbei']);

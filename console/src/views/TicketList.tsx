@@ -1,11 +1,11 @@
 import { Fragment, useEffect, useState } from 'react';
-import { auth, get, post, type Ticket, type TicketEvent } from '../api';
+import { auth, call, get, post, ticketAssignees, type Assignee, type Ticket, type TicketEvent } from '../api';
 import { date } from '../i18n/index';
 import type { MessageKey } from '../i18n/index';
 import type { LiveEvent } from '../live';
 import { useAuth } from '../auth/context';
-import { gateOf, permit } from '../auth/permissions';
-import { failureText } from '../auth/session';
+import { gateOf, permit, roleName, scopeName } from '../auth/permissions';
+import { ADMIN_TOKEN_USER, failureText } from '../auth/session';
 import { actorLabel } from './DeviceDetail';
 
 type Action = 'start' | 'assign' | 'resolve' | 'close' | 'reopen' | 'comment';
@@ -63,7 +63,9 @@ export type TicketScope = { school: string } | { county: string };
 /**
  * Repair tickets (报修工单) of a school or a county: unfinished first, with the fault, device, since
  * when and who has it; equipment managers work them here (start, assign, resolve, close, reopen,
- * with a note). Refreshes on the live channel's events for the school or county.
+ * with a note), assigning a ticket to one of the people the collector says may work it. A signed-in
+ * user who works tickets may show only theirs (只看我的). Refreshes on the live channel's events for
+ * the school or county.
  */
 export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketScope; t: (k: MessageKey) => string; live: LiveEvent | null; onSelectDevice?: (schoolCode: string, deviceId: string) => void }) {
   const county = 'county' in scope ? scope.county : null;
@@ -72,30 +74,49 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
   const [showDone, setShowDone] = useState(false);
   const [rev, setRev] = useState(0);
   const [error, setError] = useState('');
-  const [working, setWorking] = useState<{ id: number; action: Action; note: string; assignee: string } | null>(null);
+  /** `assignees`: who may be chosen for an assignment (null while loading) */
+  const [working, setWorking] = useState<{ id: number; action: Action; note: string; assignee: string; assignees: Assignee[] | null } | null>(null);
   const [historyOf, setHistoryOf] = useState<number | null>(null);
+  const [onlyMine, setOnlyMine] = useState(false);
   const { user } = useAuth();
+  // the admin token is no one tickets are assigned to
+  const canFilterMine = !!user && user.username !== ADMIN_TOKEN_USER && user.permissions.includes('tickets');
+  const mine = canFilterMine && onlyMine;
 
   useEffect(() => {
     let alive = true;
-    get<{ tickets: Ticket[] }>(`/api/v1/tickets?${key}${showDone ? '' : '&state=active'}&limit=200`)
+    const path = `/api/v1/tickets?${key}${showDone ? '' : '&state=active'}${mine ? '&assignee=me' : ''}&limit=200`;
+    // `assignee=me` needs the credential to say who "me" is
+    call<{ tickets: Ticket[] }>('GET', path, undefined, undefined, mine)
       .then((r) => alive && setTickets(r.tickets))
       .catch((err: Error) => alive && setError(err.message));
     return () => {
       alive = false;
     };
-  }, [key, showDone, rev]);
+  }, [key, showDone, mine, user?.username, rev]);
   useEffect(() => {
     if (!live || (live.type !== 'ticket' && live.type !== 'device-status')) return;
     if (county ? live.county === county : live.school === (scope as { school: string }).school) setRev((r) => r + 1);
   }, [live, key]);
+
+  /** Opens the assignment form and asks who may work the ticket; the signed-in user is preselected when among them. */
+  const openAssign = (id: number) => {
+    setWorking({ id, action: 'assign', note: '', assignee: '', assignees: null });
+    ticketAssignees(id)
+      .then((assignees) => {
+        const self = assignees.find((a) => a.username === user?.username)?.username ?? '';
+        setWorking((w) => (w && w.id === id && w.action === 'assign' ? { ...w, assignees, assignee: w.assignee || self } : w));
+      })
+      .catch((err: unknown) => setError(failureText(t, err)));
+  };
+  const assigneeLabel = (a: Assignee) => `${a.displayName} · ${roleName(t, a.role)} · ${scopeName(t, a.scope)}`;
 
   const submit = async () => {
     if (!working) return;
     if (!auth.token) return setError(t('needToken'));
     try {
       setError('');
-      await post(`/api/v1/tickets/${working.id}/${working.action}`, { ...(working.note.trim() ? { note: working.note.trim() } : {}), ...(working.action === 'assign' ? { assignee: working.assignee.trim() } : {}) });
+      await post(`/api/v1/tickets/${working.id}/${working.action}`, { ...(working.note.trim() ? { note: working.note.trim() } : {}), ...(working.action === 'assign' ? { assignee: working.assignee } : {}) });
       setWorking(null);
       setRev((r) => r + 1);
     } catch (err) {
@@ -110,7 +131,12 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
         {t('tickets')}{' '}
         <label style={{ fontWeight: 'normal', fontSize: '0.85em' }}>
           <input type="checkbox" checked={showDone} onChange={(e) => setShowDone(e.target.checked)} /> {t('ticketsShowDone')}
-        </label>
+        </label>{' '}
+        {canFilterMine && (
+          <label style={{ fontWeight: 'normal', fontSize: '0.85em' }}>
+            <input type="checkbox" data-testid="tickets-mine" checked={onlyMine} onChange={(e) => setOnlyMine(e.target.checked)} /> {t('ticketsMine')}
+          </label>
+        )}
       </h2>
       {error && <p className="error" data-testid="ticket-error">{error}</p>}
       {tickets && tickets.length === 0 && <p data-testid="no-tickets">{t('noTickets')}</p>}
@@ -138,7 +164,7 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
                 <td className="edit-only">
                   <div className="ticket-actions">
                     {offered.map(([a, g]) => (
-                      <button key={a} data-action={`ticket-${a}`} disabled={g.disabled} title={g.title} onClick={() => setWorking({ id: x.id, action: a, note: '', assignee: '' })}>{t(`ticketAction.${a}` as MessageKey)}</button>
+                      <button key={a} data-action={`ticket-${a}`} disabled={g.disabled} title={g.title} onClick={() => (a === 'assign' ? openAssign(x.id) : setWorking({ id: x.id, action: a, note: '', assignee: '', assignees: null }))}>{t(`ticketAction.${a}` as MessageKey)}</button>
                     ))}
                     <button data-action="ticket-history" aria-pressed={historyOf === x.id} onClick={() => setHistoryOf(historyOf === x.id ? null : x.id)}>{t('history')}</button>
                   </div>
@@ -157,12 +183,19 @@ export function TicketList({ scope, t, live, onSelectDevice }: { scope: TicketSc
           {working.action === 'assign' && (
             <>
               <label htmlFor="tk-a">{t('assignee')}</label>
-              <input id="tk-a" data-testid="ticket-assignee" value={working.assignee} onChange={(e) => setWorking({ ...working, assignee: e.target.value })} />
+              {working.assignees?.length === 0 ? (
+                <span data-testid="no-assignees">{t('noAssignees')}</span>
+              ) : (
+                <select id="tk-a" data-testid="ticket-assignee" disabled={!working.assignees} value={working.assignee} onChange={(e) => setWorking({ ...working, assignee: e.target.value })}>
+                  <option value="">{t('chooseAssignee')}</option>
+                  {working.assignees?.map((a) => <option key={a.username} value={a.username}>{assigneeLabel(a)}</option>)}
+                </select>
+              )}
             </>
           )}
           <label htmlFor="tk-n">{t('note')}</label>
           <input id="tk-n" data-testid="ticket-note" value={working.note} onChange={(e) => setWorking({ ...working, note: e.target.value })} />
-          <button data-testid="ticket-submit" disabled={(working.action === 'assign' && !working.assignee.trim()) || (working.action === 'comment' && !working.note.trim())} onClick={() => void submit()}>{t('confirm')}</button>
+          <button data-testid="ticket-submit" disabled={(working.action === 'assign' && !working.assignee) || (working.action === 'comment' && !working.note.trim())} onClick={() => void submit()}>{t('confirm')}</button>
           <button onClick={() => setWorking(null)}>{t('cancel')}</button>
         </div>
       )}
