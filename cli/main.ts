@@ -58,7 +58,8 @@ const SESSION_SPECS: O.OptionSpec[] = [
 ];
 const sessionOf = (o: Record<string, unknown>) => ({ sessionIdleMs: (o.sessionIdle as number) * 60_000, sessionMaxMs: (o.sessionMax as number) * 60_000 });
 const VIEW_CACHE: O.OptionSpec = { key: 'viewCacheMb', flag: '--view-cache-mb <MiB>', env: 'CAMPUS_VIEW_CACHE_MB', type: 'int', min: 0, max: 65_536, default: 64, description: 'memory for cached camera view polygons, shared by all schools; views dropped from it are computed again when needed (0 = none kept)' };
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, ...SESSION_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
+const NOTIFY: O.OptionSpec = { key: 'notify', flag: '--notify <file>', env: 'CAMPUS_NOTIFY_FILE', type: 'string', description: 'YAML file of group chats (WeCom, DingTalk robots) and message gateways told about repair tickets; holds their keys, keep it mode 600 (see docs/operations.md)' };
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, NOTIFY, ...SESSION_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -109,6 +110,8 @@ withOptions(
 withOptions(program.command('collector').description('ingest (MQTT → InfluxDB + inventory) and the HTTP API'), COLLECTOR_SPECS, async (o) => {
   const { startCollector } = await import('../collector/collector.ts');
   const logger = makeLogger(String(o.logLevel), 'collector');
+  // read and checked before anything starts: a bad file stops the collector with the reason
+  const notify = o.notify ? (await import('../collector/notify/config.ts')).loadNotifyConfig(String(o.notify), (msg) => logger.warn({ component: 'notify' }, msg)) : undefined;
   const c = await startCollector({
     host: String(o.host),
     httpPort: o.httpPort as number,
@@ -128,6 +131,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     mapTiles: mapTilesOf(o),
     ...sessionOf(o),
     viewCacheBytes: (o.viewCacheMb as number) * 1024 * 1024,
+    notify,
     logger,
   });
   const stop = () => void c.close().then(() => process.exit(0));

@@ -17,6 +17,8 @@ import { buildApi } from './api/app.ts';
 import { EventBus } from './api/events.ts';
 import { ComplianceService } from './compliance/service.ts';
 import { TicketWatcher } from './tickets/watcher.ts';
+import { TicketNotifier } from './notify/notifier.ts';
+import type { NotifyFile } from './notify/config.ts';
 import { mapTilesProblem, type MapTiles } from './api/map-tiles.ts';
 import type { Logger } from './log.ts';
 
@@ -61,6 +63,8 @@ export interface CollectorConfig {
   sessionMaxMs?: number;
   /** Memory for cached camera view polygons, shared by all schools (default 64 MiB). */
   viewCacheBytes?: number;
+  /** Group chats and message gateways told about repair tickets (the checked --notify file). */
+  notify?: NotifyFile;
 }
 
 export interface RunningCollector {
@@ -148,6 +152,8 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   });
   // what was failing before a restart, before the first reading can change it
   await tickets.load();
+  const notifier = cfg.notify && new TicketNotifier({ db: store.db, events, config: cfg.notify, log: { warn: (obj, msg) => cfg.logger.warn({ component: 'notify', ...obj }, msg) } });
+  notifier?.start();
   const ingest = new Ingest({
     mqttUrl: cfg.mqttUrl,
     username: cfg.mqttUsername,
@@ -178,7 +184,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     viewCacheBytes: cfg.viewCacheBytes,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, onDevicesChanged: (ref) => {
+  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, notifications: notifier ? () => notifier.stats() : undefined, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage
@@ -209,6 +215,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
       compliance.stop();
       await ingest.stop();
       await tickets.stop();
+      await notifier?.stop();
       await app.close();
       await sink.close();
       if (ownsStore) await store.db.close();

@@ -29,6 +29,7 @@ import { Sessions, type SessionOptions } from '../auth/sessions.ts';
 import { Users, WeakPassword } from '../auth/users.ts';
 import { Access } from './access.ts';
 import { registerSessionRoutes } from './session-routes.ts';
+import type { NotifyStats } from '../notify/notifier.ts';
 
 export interface ApiDeps {
   inventory: Inventory;
@@ -57,6 +58,8 @@ export interface ApiDeps {
   warmMapCache?: boolean;
   /** A tile server for the console's map background. */
   mapTiles?: MapTiles;
+  /** Counters of the ticket notifications to group chats, shown in /health when configured. */
+  notifications?: () => NotifyStats;
 }
 
 /** A health probe that hangs counts as down: /health must answer even then. */
@@ -132,6 +135,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       ingest: { ...ingest.counters, ...(ingest.lastMessageAt ? { lastMessageAt: new Date(ingest.lastMessageAt).toISOString() } : {}) },
       ...(deps.brokerStats ? { broker: deps.brokerStats() } : {}),
       csvImports: csvCounters,
+      ...(deps.notifications ? { notifications: deps.notifications() } : {}),
     };
     return reply.status(body.status === 'ok' ? 200 : 503).send(body);
   });

@@ -91,6 +91,18 @@ export const Health = Type.Object({
   }),
   broker: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'counters of the bundled broker when it runs in this process' })),
   csvImports: Type.Object({ accepted: Type.Integer(), rejectedFiles: Type.Integer(), rejectedRows: Type.Integer() }),
+  notifications: Type.Optional(
+    Type.Object(
+      {
+        sent: Type.Integer({ description: 'messages delivered' }),
+        failed: Type.Integer({ description: 'messages given up after their last try' }),
+        dropped: Type.Integer({ description: 'ticket changes dropped from a full queue' }),
+        queued: Type.Integer(),
+        targets: Type.Array(Type.Object({ name: Type.String(), format: Type.String(), queued: Type.Integer(), sent: Type.Integer(), delivered: Type.Integer(), failed: Type.Integer(), dropped: Type.Integer(), retries: Type.Integer(), lastError: Type.Optional(Type.String()) })),
+      },
+      { description: 'repair-ticket notifications to group chats, when configured (--notify)' },
+    ),
+  ),
 });
 
 export const ImportResult = Type.Object({

@@ -237,4 +237,4 @@ export class TicketWatcher implements IngestObserver {
   }
 }
 
-const KIND_ZH: Record<string, string> = { camera: '摄像机', nvr: '录像机', switch: '交换机', router: '路由器', ap: '无线AP', 'ap-controller': '无线控制器', ups: 'UPS', sensor: '传感器', 'class-board': '电子班牌', display: '显示屏', unknown: '设备' };
+export const KIND_ZH: Record<string, string> = { camera: '摄像机', nvr: '录像机', switch: '交换机', router: '路由器', ap: '无线AP', 'ap-controller': '无线控制器', ups: 'UPS', sensor: '传感器', 'class-board': '电子班牌', display: '显示屏', unknown: '设备' };

@@ -12,6 +12,7 @@ import type { Db, Inventory } from '../../collector/store/index.ts';
 import { influxQuery, type Series } from '../../collector/telemetry/influx-query.ts';
 import { createTestDatabase, dropTestDatabase } from '../setup/postgres.ts';
 import type { MapTiles } from '../../collector/api/map-tiles.ts';
+import type { NotifyFile } from '../../collector/notify/config.ts';
 
 export const CITY = '371500';
 export const COUNTY = '371502';
@@ -29,6 +30,8 @@ export interface StackOptions {
   ticketSweepMs?: number;
   /** a tile server for the console */
   mapTiles?: MapTiles;
+  /** ticket notifications (collector/notify) */
+  notify?: NotifyFile;
 }
 
 export interface Stack {
@@ -84,6 +87,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ticketOpenAfterMs: opts.ticketOpenAfterMs,
     ticketSweepMs: opts.ticketSweepMs,
     mapTiles: opts.mapTiles,
+    notify: opts.notify,
   });
   const conn = { url: opts.influxUrl, db: opts.influxDb };
   const stack: Stack = {
