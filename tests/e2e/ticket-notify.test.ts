@@ -5,7 +5,6 @@
  * is another county gets nothing; /api/v1/health counts what was sent.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -15,29 +14,7 @@ import { startRecordingServer, type RecordingServer } from '../../collector/noti
 import { agentConfigFor, startSimulatedSchoolGear, type SimulatedSchoolGear } from '../../simulator/snmp/school-gear.ts';
 import { uniqueDbName } from '../setup/influx.ts';
 import { SCHOOL_A, startStack, waitFor, type Stack } from './stack.ts';
-
-/** The school's link to the bureau: a loopback TCP relay to the broker that the test can cut. */
-async function startLink(brokerPort: number): Promise<{ url: string; cut(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(brokerPort, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    cut: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
-  };
-}
+import { startCuttableLink } from './cuttable-link.ts';
 
 describe('ticket notifications from a running collector', () => {
   let stack: Stack;
@@ -77,7 +54,7 @@ describe('ticket notifications from a running collector', () => {
   });
 
   it("tells the county's group chat when a gateway goes offline, and counts it in /health", async () => {
-    const link = await startLink(Number(new URL(stack.mqttUrl).port));
+    const link = await startCuttableLink(Number(new URL(stack.mqttUrl).port));
     const cred = await stack.inventory.addAgent({ schoolCode: SCHOOL_A, agentId: 'gw-1' });
     const base = agentConfigFor(gear, { agentId: 'gw-1', mqttUrl: link.url, password: cred.password, dataDir: join(dir, 'agent'), pollIntervalSec: 3600 });
     const cfg = parseAgentConfig({ ...base, mqtt: { url: link.url, password: cred.password, reconnectMinMs: 600_000, reconnectMaxMs: 600_000 } });
