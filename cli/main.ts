@@ -57,9 +57,17 @@ const SESSION_SPECS: O.OptionSpec[] = [
   { key: 'sessionMax', flag: '--session-max <minutes>', env: 'CAMPUS_SESSION_MAX', type: 'int', min: 1, max: 7 * 24 * 60, default: 720, description: "a user's session ends this many minutes after sign-in in any case (720 = 12 h)" },
 ];
 const sessionOf = (o: Record<string, unknown>) => ({ sessionIdleMs: (o.sessionIdle as number) * 60_000, sessionMaxMs: (o.sessionMax as number) * 60_000 });
+const AUDIT_SPECS: O.OptionSpec[] = [
+  { key: 'trustProxy', flag: '--trust-proxy <proxies>', env: 'CAMPUS_TRUST_PROXY', type: 'string', description: 'comma-separated addresses or CIDRs of reverse proxies in front of the collector: only their X-Forwarded-For is believed for the client address (audit log); none when unset' },
+  { key: 'auditKeepDays', flag: '--audit-keep-days <days>', env: 'CAMPUS_AUDIT_KEEP_DAYS', type: 'int', min: 1, max: 36_500, default: 180, description: 'audit log entries older than this are deleted once a day (网络安全法: at least 180; less only with a warning at start)' },
+];
+const auditOf = (o: Record<string, unknown>) => ({
+  trustProxy: o.trustProxy ? String(o.trustProxy).split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+  auditKeepDays: o.auditKeepDays as number,
+});
 const VIEW_CACHE: O.OptionSpec = { key: 'viewCacheMb', flag: '--view-cache-mb <MiB>', env: 'CAMPUS_VIEW_CACHE_MB', type: 'int', min: 0, max: 65_536, default: 64, description: 'memory for cached camera view polygons, shared by all schools; views dropped from it are computed again when needed (0 = none kept)' };
 const NOTIFY: O.OptionSpec = { key: 'notify', flag: '--notify <file>', env: 'CAMPUS_NOTIFY_FILE', type: 'string', description: 'YAML file of group chats (WeCom, DingTalk robots) and message gateways told about repair tickets; holds their keys, keep it mode 600 (see docs/operations.md)' };
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, NOTIFY, ...SESSION_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, NOTIFY, ...SESSION_SPECS, ...AUDIT_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -130,6 +138,7 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     ticketOpenAfterMs: (o.ticketAfter as number) * 1000,
     mapTiles: mapTilesOf(o),
     ...sessionOf(o),
+    ...auditOf(o),
     viewCacheBytes: (o.viewCacheMb as number) * 1024 * 1024,
     notify,
     logger,

@@ -21,6 +21,7 @@ import { TicketNotifier } from './notify/notifier.ts';
 import type { NotifyFile } from './notify/config.ts';
 import { mapTilesProblem, type MapTiles } from './api/map-tiles.ts';
 import type { Logger } from './log.ts';
+import { DEFAULT_AUDIT_KEEP_DAYS, MIN_AUDIT_KEEP_DAYS } from './auth/audit-log.ts';
 
 export interface CollectorConfig {
   host: string;
@@ -65,6 +66,10 @@ export interface CollectorConfig {
   viewCacheBytes?: number;
   /** Group chats and message gateways told about repair tickets (the checked --notify file). */
   notify?: NotifyFile;
+  /** Reverse proxies whose X-Forwarded-For names the client (addresses or CIDRs); none when absent. */
+  trustProxy?: string[];
+  /** Audit log entries are kept this many days (default 180; less is allowed, with a warning). */
+  auditKeepDays?: number;
 }
 
 export interface RunningCollector {
@@ -184,7 +189,9 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
     viewCacheBytes: cfg.viewCacheBytes,
     log: { warn: (obj, msg) => cfg.logger.warn({ component: 'compliance', ...obj }, msg) },
   });
-  const app = await buildApi({ inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, notifications: notifier ? () => notifier.stats() : undefined, onDevicesChanged: (ref) => {
+  const auditKeepDays = cfg.auditKeepDays ?? DEFAULT_AUDIT_KEEP_DAYS;
+  if (auditKeepDays < MIN_AUDIT_KEEP_DAYS) cfg.logger.warn({ auditKeepDays }, `audit log kept only ${auditKeepDays} days: 网络安全法 第二十一条 asks for at least 6 months (${MIN_AUDIT_KEEP_DAYS} days)`);
+  const app = await buildApi({ trustProxy: cfg.trustProxy, auditKeepDays, inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, notifications: notifier ? () => notifier.stats() : undefined, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage

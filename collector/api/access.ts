@@ -4,10 +4,12 @@
  * session (its activity recorded, so the idle timeout counts from the last request). Reads stay
  * open and never fail because of a stale token; a write asks `require(req, permission, target)`,
  * which answers 401 without a live credential and 403, naming who may not do what where, outside
- * the user's role or scope.
+ * the user's role or scope. Refusals, sessions found expired and writes made with the admin token
+ * go to the audit log.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditClient, AuditLog, AuditRecord } from '../auth/audit-log.ts';
 import type { Sessions, LiveSession } from '../auth/sessions.ts';
 import { PERMISSIONS, denial, scopeCovers, type Permission, type Target, type UserInfo } from '../auth/permissions.ts';
 import { ADMIN_TOKEN_USERNAME } from '../auth/users.ts';
@@ -34,6 +36,16 @@ function bearerOf(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+/** Where a request came from, for the audit log: `req.ip` (X-Forwarded-For only from proxies `--trust-proxy` names). */
+export function clientOf(req: FastifyRequest): AuditClient {
+  const ua = req.headers['user-agent'];
+  return { ip: req.ip, userAgent: typeof ua === 'string' ? ua : null };
+}
+
+/** Requests that write; the broker's credential checks (POST, but reads) are not counted as writes. */
+const NOT_WRITES = new Set(['/api/v1/mqtt/auth']);
+const isWrite = (req: FastifyRequest) => !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !NOT_WRITES.has(req.routeOptions.url ?? '');
+
 /**
  * The name the admin token's user gave in `X-Campus-Actor` (percent-encoded UTF-8, since header
  * values cannot carry Chinese as such), recorded next to it.
@@ -52,7 +64,30 @@ export class Access {
   /** What each request was identified as: a principal, a credential that is not (any longer) good, or none. */
   private readonly known = new WeakMap<FastifyRequest, Principal | 'invalid' | 'none'>();
 
-  constructor(private readonly deps: { apiToken: string; sessions: Sessions; db: Db }) {}
+  constructor(private readonly deps: { apiToken: string; sessions: Sessions; db: Db; audit: AuditLog }) {}
+
+  /** Writes an audit entry with the request's address; a failure to write is logged, never the request's failure. */
+  async audit(req: FastifyRequest, r: AuditRecord): Promise<void> {
+    try {
+      await this.deps.audit.record({ ...clientOf(req), ...r });
+    } catch (err) {
+      req.log.error({ err: (err as Error).message, event: r.event }, 'could not write the audit log');
+    }
+  }
+
+  /** Root onResponse hook: one audit entry per write made with the admin token, with its X-Campus-Actor name and the answer's status. */
+  readonly auditAdminWrite = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const p = this.known.get(req);
+    if (typeof p !== 'object' || p.kind !== 'admin-token' || !isWrite(req)) return;
+    await this.audit(req, {
+      event: 'admin-token-write',
+      outcome: reply.statusCode < 400 ? 'success' : 'failure',
+      username: ADMIN_TOKEN_USERNAME,
+      displayName: p.actorName ?? ADMIN_TOKEN_NAME,
+      target: `${req.method} ${req.url.split('?')[0]}`,
+      detail: { method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, actorNamed: p.actorName !== null },
+    });
+  };
 
   /** Root onRequest hook: identifies requests that carry a bearer token (a read extends the session too). */
   readonly identify = async (req: FastifyRequest): Promise<void> => {
@@ -73,8 +108,15 @@ export class Access {
     if (token === undefined) p = 'none';
     else if (sameToken(token, this.deps.apiToken)) p = { kind: 'admin-token', actorName: namedActor(req) };
     else {
-      const session = await this.deps.sessions.resolve(token);
-      p = session ? { kind: 'session', session, token } : 'invalid';
+      const found = await this.deps.sessions.lookup(token);
+      if (found && 'live' in found) p = { kind: 'session', session: found.live, token };
+      else {
+        p = 'invalid';
+        if (found) {
+          const { user, ended } = found;
+          await this.audit(req, { event: 'session-expired', outcome: 'success', username: user.username, displayName: user.displayName, detail: { reason: ended } });
+        }
+      }
     }
     this.known.set(req, p);
     return p;
@@ -101,6 +143,15 @@ export class Access {
     const user = p.session.info;
     const resolved = await this.resolveTarget(user, target);
     if (!user.permissions.includes(permission) || !scopeCovers(user.scope, resolved)) {
+      await this.audit(req, {
+        event: 'permission-denied',
+        outcome: 'failure',
+        username: user.username,
+        displayName: user.displayName,
+        // which school (or county, or the city) the refused action was aimed at
+        target: resolved === 'city' ? 'city' : 'school' in resolved ? resolved.school : resolved.county,
+        detail: { permission, role: user.role, request: `${req.method} ${req.url.split('?')[0]}` },
+      });
       throw new ApiError('FORBIDDEN', denial(user, permission, resolved), { permission, username: user.username });
     }
     return p;
@@ -116,7 +167,10 @@ export class Access {
   /** Only the admin token (the broker's credential checks). */
   async requireAdminToken(req: FastifyRequest): Promise<void> {
     const p = await this.signedIn(req);
-    if (p.kind !== 'admin-token') throw new ApiError('FORBIDDEN', `${p.session.info.displayName} (${p.session.info.role}) may not use this route: it is for the broker, with the admin token`);
+    if (p.kind !== 'admin-token') {
+      await this.audit(req, { event: 'permission-denied', outcome: 'failure', username: p.session.user.username, displayName: p.session.info.displayName, target: 'city', detail: { permission: 'admin-token', role: p.session.info.role, request: `${req.method} ${req.url.split('?')[0]}` } });
+      throw new ApiError('FORBIDDEN', `${p.session.info.displayName} (${p.session.info.role}) may not use this route: it is for the broker, with the admin token`);
+    }
   }
 
   /** A school target needs its county only to judge a county-scoped user. */

@@ -29,6 +29,8 @@ import { Sessions, type SessionOptions } from '../auth/sessions.ts';
 import { Users, WeakPassword } from '../auth/users.ts';
 import { Access } from './access.ts';
 import { registerSessionRoutes } from './session-routes.ts';
+import { AuditLog } from '../auth/audit-log.ts';
+import { registerAuditRoutes } from './audit-routes.ts';
 import type { NotifyStats } from '../notify/notifier.ts';
 
 export interface ApiDeps {
@@ -60,6 +62,10 @@ export interface ApiDeps {
   mapTiles?: MapTiles;
   /** Counters of the ticket notifications to group chats, shown in /health when configured. */
   notifications?: () => NotifyStats;
+  /** Reverse proxies (addresses or CIDRs) whose X-Forwarded-For gives the client's address (audit log); none trusted when absent. */
+  trustProxy?: string[];
+  /** Delete audit log entries older than this many days, once a day; no deletion when absent. */
+  auditKeepDays?: number;
 }
 
 /** A health probe that hangs counts as down: /health must answer even then. */
@@ -76,6 +82,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Fastify's default strips properties a schema does not allow; refuse them instead, so a
     // misspelt field (`timeoutMS`) is a 400 rather than silently ignored.
     ajv: { customOptions: { removeAdditional: false } },
+    // req.ip (the audit log's address) believes X-Forwarded-For only from these proxies
+    ...(deps.trustProxy?.length ? { trustProxy: deps.trustProxy } : {}),
   });
   const csvCounters = { accepted: 0, rejectedFiles: 0, rejectedRows: 0 };
 
@@ -105,11 +113,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   const sessions = new Sessions(deps.db, deps.sessions);
   const users = new Users(deps.db, sessions.now);
-  const access = new Access({ apiToken: deps.apiToken, sessions, db: deps.db });
+  const audit = new AuditLog(deps.db, sessions.now);
+  const access = new Access({ apiToken: deps.apiToken, sessions, db: deps.db, audit });
   // every request with a bearer token is identified up front: a read with a session counts as activity
   app.addHook('onRequest', access.identify);
+  app.addHook('onResponse', access.auditAdminWrite);
+  if (deps.auditKeepDays !== undefined) {
+    const stopRetention = audit.startRetention(deps.auditKeepDays, app.log);
+    app.addHook('onClose', async () => stopRetention());
+  }
   const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
   registerSessionRoutes(app, { access, sessions, users });
+  registerAuditRoutes(app, { access, audit });
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

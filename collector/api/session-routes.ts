@@ -1,14 +1,16 @@
 /**
  * Signing in and out (`/api/v1/session`) and managing people's accounts (`/api/v1/users`,
  * permission 'users'). Sign-in answers the same 401 for an unknown name, a wrong password and a
- * disabled account, and 429 with the time to try again once a name is locked.
+ * disabled account, and 429 with the time to try again once a name is locked. Each sign-in, its
+ * failure, lockout, sign-out and account change goes to the audit log (never a password).
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { PERMISSIONS, ROLES } from '../auth/permissions.ts';
-import type { Sessions } from '../auth/sessions.ts';
-import type { NewUser, UserChange, Users } from '../auth/users.ts';
-import { Access, SESSION_EXPIRED } from './access.ts';
+import { auditText, type AuditRecord } from '../auth/audit-log.ts';
+import { normaliseUsername, type Sessions } from '../auth/sessions.ts';
+import { scopeOf, type NewUser, type UserChange, type UserRecord, type Users } from '../auth/users.ts';
+import { Access, SESSION_EXPIRED, type Principal } from './access.ts';
 import { ApiError } from './errors.ts';
 
 const WRONG_LOGIN = '用户名或密码错误 (wrong user name or password)';
@@ -69,6 +71,27 @@ function chinaClock(d: Date): string {
   return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(11, 16);
 }
 
+/** Who acted, as the audit log names them. */
+function actorOf(p: Principal): Pick<AuditRecord, 'username' | 'displayName'> {
+  const info = Access.info(p);
+  return { username: info.username, displayName: info.displayName };
+}
+
+/** A scope as one short text: `city`, `county 371502`, `school 3715020001`. */
+function scopeText(u: Pick<UserRecord, 'schoolCode' | 'countyCode' | 'scopeName'>): string {
+  const s = scopeOf(u);
+  return s.level === 'city' ? 'city' : `${s.level} ${s.code}`;
+}
+
+/** What an account change changed, old → new (display name, role, scope). */
+function changesOf(before: UserRecord, after: UserRecord): Record<string, { from: string; to: string }> {
+  const out: Record<string, { from: string; to: string }> = {};
+  if (before.displayName !== after.displayName) out.displayName = { from: before.displayName, to: after.displayName };
+  if (before.role !== after.role) out.role = { from: before.role, to: after.role };
+  if (scopeText(before) !== scopeText(after)) out.scope = { from: scopeText(before), to: scopeText(after) };
+  return out;
+}
+
 export function registerSessionRoutes(app: FastifyInstance, deps: { access: Access; sessions: Sessions; users: Users }): void {
   const { access, sessions, users } = deps;
   const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } };
@@ -87,6 +110,15 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { access: Acce
     async (req, reply) => {
       const { username, password } = req.body as Static<typeof LoginBody>;
       const r = await sessions.login(username, password);
+      // the name as tried (never the password): a known account by its name, else trimmed, lowered and cut short
+      const tried = r.ok ? r.user.username : (r.user?.username ?? auditText(normaliseUsername(username), 64));
+      const who = { username: tried, displayName: r.ok ? r.user.displayName : (r.user?.displayName ?? null) };
+      if (r.ok) await access.audit(req, { event: 'sign-in', outcome: 'success', ...who });
+      else if (r.reason === 'wrong') await access.audit(req, { event: 'sign-in-failed', outcome: 'failure', ...who, detail: { reason: r.why } });
+      else if (r.justLocked) {
+        await access.audit(req, { event: 'sign-in-failed', outcome: 'failure', ...who, detail: { reason: r.user ? 'wrong-password' : 'unknown-user' } });
+        await access.audit(req, { event: 'lockout', outcome: 'failure', ...who, detail: { retryAt: r.retryAt.toISOString() } });
+      } else await access.audit(req, { event: 'sign-in-locked', outcome: 'failure', ...who, detail: { retryAt: r.retryAt.toISOString() } });
       if (r.ok) {
         req.log.info({ username: r.user.username, ip: req.ip }, 'signed in');
         return { token: r.token, expiresAt: r.expiresAt.toISOString(), user: r.user };
@@ -127,6 +159,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { access: Acce
       const p = await access.principal(req);
       if (p?.kind === 'session') {
         await sessions.revoke(p.token);
+        await access.audit(req, { event: 'sign-out', outcome: 'success', ...actorOf(p) });
         req.log.info({ username: p.session.user.username }, 'signed out');
       }
       return reply.status(204).send();
@@ -154,7 +187,16 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { access: Acce
       },
     },
     async (req, reply) => {
-      const created = await users.add(req.body as NewUser);
+      const body = req.body as NewUser;
+      const created = await users.add(body);
+      const s = created.user.scope;
+      await access.audit(req, {
+        event: 'user-created',
+        outcome: 'success',
+        ...actorOf(await access.signedIn(req)),
+        target: created.user.username,
+        detail: { displayName: created.user.displayName, role: created.user.role, scope: s.level === 'city' ? 'city' : `${s.level} ${s.code}`, passwordGenerated: body.password === undefined },
+      });
       req.log.info({ username: created.user.username, by: await access.actorOf(req) }, 'user added');
       return reply.status(201).send(created);
     },
@@ -171,7 +213,15 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { access: Acce
       const change = req.body as UserChange; // the schema checked the role
       const p = await access.signedIn(req);
       if (change.disabled && p.kind === 'session' && p.session.user.username === username) throw new ApiError('INVALID_INPUT', '不能停用自己的账号 (you cannot disable your own account)');
+      const before = await users.get(username);
       const user = await users.update(username, change);
+      const after = await users.get(username);
+      if (before && after) {
+        const actor = actorOf(p);
+        const changes = changesOf(before, after);
+        if (Object.keys(changes).length) await access.audit(req, { event: 'user-changed', outcome: 'success', ...actor, target: username, detail: { changes } });
+        if ((before.disabledAt === null) !== (after.disabledAt === null)) await access.audit(req, { event: after.disabledAt ? 'user-disabled' : 'user-enabled', outcome: 'success', ...actor, target: username });
+      }
       req.log.info({ username, change: Object.keys(change), by: await access.actorOf(req) }, 'user changed');
       return { user };
     },
@@ -196,6 +246,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: { access: Acce
       const keepSession = p.kind === 'session' && p.session.user.username === username ? p.session.tokenHash : undefined;
       if (!keepSession) await access.require(req, 'users', 'city');
       await users.setPassword(username, (req.body as Static<typeof PasswordBody>).password, { keepSession });
+      await access.audit(req, { event: 'password-changed', outcome: 'success', ...actorOf(p), target: username, detail: { by: keepSession ? 'self' : 'admin' } });
       req.log.info({ username, by: await access.actorOf(req) }, 'password changed');
       return reply.status(204).send();
     },

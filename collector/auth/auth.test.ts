@@ -124,8 +124,8 @@ describe.each(STORE_BACKENDS)('accounts and sessions on $name', (backend) => {
 
   it('signs in with the right password only, the same answer for a wrong password, an unknown name and a disabled user', async () => {
     await users.add({ username: 'xiaoxue', displayName: '王老师', role: 'school-admin', schoolCode: SCHOOL, password: GOOD });
-    expect(await sessions.login('xiaoxue', 'Wrong#2025')).toEqual({ ok: false, reason: 'wrong' });
-    expect(await sessions.login('nobody', GOOD)).toEqual({ ok: false, reason: 'wrong' });
+    expect(await sessions.login('xiaoxue', 'Wrong#2025')).toMatchObject({ ok: false, reason: 'wrong', why: 'wrong-password' });
+    expect(await sessions.login('nobody', GOOD)).toEqual({ ok: false, reason: 'wrong', why: 'unknown-user' });
     const ok = (await sessions.login('  XiaoXue ', GOOD)) as Extract<LoginResult, { ok: true }>;
     expect(ok).toMatchObject({ ok: true, user: { username: 'xiaoxue', role: 'school-admin' }, expiresAt: new Date(now + 30 * MIN) });
     expect(ok.token).toMatch(/^[A-Za-z0-9_-]{43}$/); // 32 random bytes
@@ -135,7 +135,7 @@ describe.each(STORE_BACKENDS)('accounts and sessions on $name', (backend) => {
     expect((await users.get('xiaoxue'))!.lastLoginAt).toEqual(new Date(now));
 
     await users.update('xiaoxue', { disabled: true });
-    expect(await sessions.login('xiaoxue', GOOD)).toEqual({ ok: false, reason: 'wrong' });
+    expect(await sessions.login('xiaoxue', GOOD)).toMatchObject({ ok: false, reason: 'wrong', why: 'disabled' });
     expect(await sessions.resolve(ok.token)).toBeNull(); // disabling ended the session
     await users.update('xiaoxue', { disabled: false });
     expect((await sessions.login('xiaoxue', GOOD)).ok).toBe(true);
@@ -144,13 +144,13 @@ describe.each(STORE_BACKENDS)('accounts and sessions on $name', (backend) => {
   it('locks a name after 5 failures within 15 minutes, for 15 minutes from the last, even for the right password', async () => {
     await users.add({ username: 'xiaoxue', displayName: '王老师', role: 'school-admin', schoolCode: SCHOOL, password: GOOD });
     for (let i = 0; i < 4; i++) {
-      expect(await sessions.login('xiaoxue', `Wrong#${i}abc`)).toEqual({ ok: false, reason: 'wrong' });
+      expect(await sessions.login('xiaoxue', `Wrong#${i}abc`)).toMatchObject({ ok: false, reason: 'wrong', why: 'wrong-password' });
       now += MIN;
     }
     const lastFailure = now;
-    expect(await sessions.login('xiaoxue', 'Wrong#4abc')).toEqual({ ok: false, reason: 'locked', retryAt: new Date(lastFailure + 15 * MIN) });
+    expect(await sessions.login('xiaoxue', 'Wrong#4abc')).toMatchObject({ ok: false, reason: 'locked', retryAt: new Date(lastFailure + 15 * MIN), justLocked: true });
     now += 5 * MIN;
-    expect(await sessions.login('xiaoxue', GOOD)).toEqual({ ok: false, reason: 'locked', retryAt: new Date(lastFailure + 15 * MIN) });
+    expect(await sessions.login('xiaoxue', GOOD)).toMatchObject({ ok: false, reason: 'locked', retryAt: new Date(lastFailure + 15 * MIN), justLocked: false });
     // another user is not affected
     await users.add({ username: 'zhuangbei', displayName: '装备科', role: 'equipment', password: GOOD });
     expect((await sessions.login('zhuangbei', GOOD)).ok).toBe(true);
@@ -158,13 +158,13 @@ describe.each(STORE_BACKENDS)('accounts and sessions on $name', (backend) => {
     now = lastFailure + 15 * MIN;
     expect((await sessions.login('xiaoxue', GOOD)).ok).toBe(true);
     // and a success clears the failures: one more wrong password is just wrong
-    expect(await sessions.login('xiaoxue', 'Wrong#5abc')).toEqual({ ok: false, reason: 'wrong' });
+    expect(await sessions.login('xiaoxue', 'Wrong#5abc')).toMatchObject({ ok: false, reason: 'wrong', why: 'wrong-password' });
   });
 
   it('does not lock for failures spread over more than 15 minutes, and locks unknown names alike', async () => {
     await users.add({ username: 'xiaoxue', displayName: '王老师', role: 'school-admin', schoolCode: SCHOOL, password: GOOD });
     for (let i = 0; i < 8; i++) {
-      expect(await sessions.login('xiaoxue', 'Wrong#abc1'), `failure ${i + 1}`).toEqual({ ok: false, reason: 'wrong' });
+      expect(await sessions.login('xiaoxue', 'Wrong#abc1'), `failure ${i + 1}`).toMatchObject({ ok: false, reason: 'wrong', why: 'wrong-password' });
       now += 4 * MIN; // 5 failures span 16 minutes
     }
     for (let i = 0; i < 4; i++) expect((await sessions.login('nobody', GOOD)).ok).toBe(false);

@@ -33,10 +33,20 @@ export const DEFAULT_SESSION_MAX_MS = 12 * 3600_000;
 /** Activity is written at most this often per session. */
 export const TOUCH_EVERY_MS = 60_000;
 
+/**
+ * `wrong` and `locked` are what the person is told; `why` and `justLocked` are for the audit log
+ * only (the answer must not tell an unknown name from a wrong password).
+ */
 export type LoginResult =
   | { ok: true; token: string; expiresAt: Date; user: UserInfo }
-  | { ok: false; reason: 'wrong' }
-  | { ok: false; reason: 'locked'; retryAt: Date };
+  | { ok: false; reason: 'wrong'; why: 'unknown-user' | 'wrong-password' | 'disabled'; user?: UserRecord }
+  | { ok: false; reason: 'locked'; retryAt: Date; justLocked: boolean; user?: UserRecord };
+
+/** Why a session ended on its own. */
+export type SessionEnd = 'idle' | 'max' | 'disabled';
+
+/** What a token stands for: a live session, one that has just been found ended (reported once), or nothing. */
+export type TokenLookup = { live: LiveSession } | { ended: SessionEnd; user: UserRecord } | null;
 
 export interface LiveSession {
   user: UserRecord;
@@ -48,6 +58,11 @@ export interface LiveSession {
 
 /** What a token looks like: 32 bytes, base64url. Anything else is not looked up. */
 const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+
+function stripHash(row: UserRecord & { passwordHash: string }): UserRecord {
+  const { passwordHash: _h, ...user } = row;
+  return user;
+}
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -90,7 +105,7 @@ export class Sessions {
     const username = normaliseUsername(rawUsername);
     const now = this.now();
     const lockedUntil = await this.lockedUntil(username, now);
-    if (lockedUntil) return { ok: false, reason: 'locked', retryAt: lockedUntil };
+    if (lockedUntil) return { ok: false, reason: 'locked', retryAt: lockedUntil, justLocked: false, user: (await this.userNamed(username)) ?? undefined };
 
     const [row] = await this.db.query<UserRecord & { passwordHash: string }>(
       `SELECT ${USER_SELECT}, u.password_hash AS "passwordHash" FROM users u ${USER_JOINS} WHERE u.username = $1`,
@@ -103,9 +118,10 @@ export class Sessions {
       // forget failures that can no longer count
       await this.db.query(`DELETE FROM login_failures WHERE at < $1`, [new Date(now - this.windowMs - this.lockoutMs)]);
       const nowLocked = await this.lockedUntil(username, now);
-      return nowLocked ? { ok: false, reason: 'locked', retryAt: nowLocked } : { ok: false, reason: 'wrong' };
+      const user = row ? stripHash(row) : undefined;
+      return nowLocked ? { ok: false, reason: 'locked', retryAt: nowLocked, justLocked: true, user } : { ok: false, reason: 'wrong', why: row ? 'wrong-password' : 'unknown-user', user };
     }
-    if (row.disabledAt) return { ok: false, reason: 'wrong' };
+    if (row.disabledAt) return { ok: false, reason: 'wrong', why: 'disabled', user: stripHash(row) };
 
     const token = randomBytes(32).toString('base64url');
     const at = new Date(now);
@@ -114,14 +130,25 @@ export class Sessions {
       await tx.query(`DELETE FROM login_failures WHERE username = $1`, [username]);
       await tx.query(`UPDATE users SET last_login_at = $2 WHERE id = $1`, [row.id, at]);
       await tx.query(`INSERT INTO user_sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)`, [tokenHash(token), row.id, at, expires]);
-      // sessions that ended on their own: no need to keep them
-      await tx.query(`DELETE FROM user_sessions WHERE expires_at <= $1 OR last_seen_at <= $2`, [at, new Date(now - this.idleMs)]);
+      // sessions that ended on their own a while ago: no need to keep them. Kept `maxMs` past their
+      // end, so a client coming back with the token is told, and audited, as an expired session.
+      await tx.query(`DELETE FROM user_sessions WHERE expires_at <= $1 OR last_seen_at <= $2`, [new Date(now - this.maxMs), new Date(now - this.idleMs - this.maxMs)]);
     });
     return { ok: true, token, expiresAt: new Date(Math.min(now + this.idleMs, expires.getTime())), user: userInfo({ ...row, lastLoginAt: at }) };
   }
 
   /** The live session of a token, its activity recorded; null when unknown, ended, or its user disabled. */
   async resolve(token: string): Promise<LiveSession | null> {
+    const r = await this.lookup(token);
+    return r && 'live' in r ? r.live : null;
+  }
+
+  /**
+   * Like `resolve`, but a session that has run out (or whose user was disabled) is told apart from
+   * an unknown token, once: the row is deleted as it is found, so the next request with the token
+   * (or a concurrent one) finds nothing.
+   */
+  async lookup(token: string): Promise<TokenLookup> {
     if (!TOKEN_RE.test(token)) return null;
     const hash = tokenHash(token);
     const [row] = await this.db.query<UserRecord & { lastSeenAt: Date; sessionExpiresAt: Date }>(
@@ -134,15 +161,21 @@ export class Sessions {
     let lastSeen = row.lastSeenAt.getTime();
     const absolute = row.sessionExpiresAt.getTime();
     if (row.disabledAt || now >= lastSeen + this.idleMs || now >= absolute) {
-      await this.db.query(`DELETE FROM user_sessions WHERE token_hash = $1`, [hash]);
-      return null;
+      const gone = await this.db.query(`DELETE FROM user_sessions WHERE token_hash = $1 RETURNING 1`, [hash]);
+      const { lastSeenAt: _l, sessionExpiresAt: _e, ...user } = row;
+      return gone.length ? { ended: row.disabledAt ? 'disabled' : now >= absolute ? 'max' : 'idle', user } : null;
     }
     if (now - lastSeen >= TOUCH_EVERY_MS) {
       await this.db.query(`UPDATE user_sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2`, [hash, new Date(now)]);
       lastSeen = now;
     }
     const { lastSeenAt: _l, sessionExpiresAt: _e, ...user } = row;
-    return { user, info: userInfo(user), expiresAt: new Date(Math.min(lastSeen + this.idleMs, absolute)), tokenHash: hash };
+    return { live: { user, info: userInfo(user), expiresAt: new Date(Math.min(lastSeen + this.idleMs, absolute)), tokenHash: hash } };
+  }
+
+  private async userNamed(username: string): Promise<UserRecord | null> {
+    const [row] = await this.db.query<UserRecord>(`SELECT ${USER_SELECT} FROM users u ${USER_JOINS} WHERE u.username = $1`, [username]);
+    return row ?? null;
   }
 
   /** Logout: the token signs in nobody from now on. */

@@ -256,3 +256,26 @@ export async function putFile<T>(path: string, file: File): Promise<T> {
   if (!res.ok) throw await failureOf(res, 'PUT', path, true, !!headers.authorization);
   return (await res.json()) as T;
 }
+
+// ---- security audit log (安全审计, permission 'users' at city scope) ----
+export const AUDIT_EVENTS = ['sign-in', 'sign-in-failed', 'lockout', 'sign-in-locked', 'sign-out', 'session-expired', 'password-changed', 'user-created', 'user-changed', 'user-disabled', 'user-enabled', 'permission-denied', 'admin-token-write'] as const;
+export interface AuditEntry { id: number; at: string; event: string; username: string | null; displayName: string | null; clientIp: string | null; userAgent: string | null; target: string | null; outcome: 'success' | 'failure'; detail: Record<string, unknown> }
+/** The filter as the form holds it: '' is "any"; dates are China dates, YYYY-MM-DD. */
+export interface AuditQuery { event: string; username: string; from: string; to: string }
+export const AUDIT_PATH = '/api/v1/audit';
+/** The query string of a filter (empty fields left out). */
+export function auditSearch(q: AuditQuery & { limit?: number; offset?: number }): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== '' && v !== undefined) p.set(k, String(v));
+  return p.toString();
+}
+export const auditLog = (q: AuditQuery & { limit: number; offset: number }): Promise<{ total: number; entries: AuditEntry[] }> =>
+  call('GET', `${AUDIT_PATH}?${auditSearch(q)}`, undefined, undefined, true);
+/** The workbook of the entries a filter matches (it needs the credential, so it is fetched, not linked). */
+export async function fetchAuditXlsx(q: AuditQuery): Promise<{ blob: Blob; disposition: string | null }> {
+  const path = `${AUDIT_PATH}.xlsx?${auditSearch(q)}`;
+  const headers = authHeaders();
+  const res = await fetch(path, { headers });
+  if (!res.ok) throw await failureOf(res, 'GET', path, true, !!headers.authorization);
+  return { blob: await res.blob(), disposition: res.headers.get('content-disposition') };
+}

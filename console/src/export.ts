@@ -53,7 +53,7 @@ export async function downloadXlsx(table: ExportTable): Promise<string> {
 }
 
 /** Saves a blob as a file through a temporary link. */
-function saveBlob(blob: Blob, fileName: string): void {
+export function saveBlob(blob: Blob, fileName: string): void {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;

@@ -6,7 +6,8 @@
  * survives an expiry alike) — and sees another school read-only; signing out makes the console
  * read-only again; the other school's administrator finds 接收 disabled here; an equipment manager
  * works the gate camera's ticket but is offered no 接收; histories name people; a bureau admin adds
- * an account on 用户管理, its generated password signs in, and its owner changes it.
+ * an account on 用户管理, its generated password signs in, and its owner changes it; on its 安全审计
+ * tab the admin finds a school administrator's failed and successful sign-ins and exports them.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Ticket } from '../../collector/tickets/store.ts';
@@ -251,6 +252,41 @@ describe('sign-in and permissions in the console', { timeout: BROWSER_TEST_TIMEO
     await page.locator('[data-testid=password-changed]').waitFor();
     await f.signOut();
     await f.signInAs('zhou', 'Xin-mima-2025');
+    await f.signOut();
+  });
+
+  it('a bureau admin reads the school admin’s failed and successful sign-ins on 安全审计', async () => {
+    const { page } = f;
+    const signIn = (password: string) => fetch(`${f.base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'wang', password }) });
+    expect((await signIn('wrong-Password-1')).status).toBe(401);
+    expect((await signIn(PASSWORD)).status).toBe(200);
+
+    await f.signInAs('chen', PASSWORD);
+    await page.locator('[data-testid=users-link]').click();
+    await page.locator('[data-testid=users-tabs] [data-tab=audit]').click();
+    await page.locator('[data-testid=audit-username]').fill('wang');
+    await page.locator('[data-testid=audit-search]').click();
+    const table = page.locator('[data-testid=audit]');
+    const failed = table.locator('tr[data-event=sign-in-failed][data-username=wang]').first();
+    await failed.waitFor();
+    expect(await failed.innerText()).toMatch(/登录失败[\s\S]*王老师[\s\S]*127\.0\.0\.1[\s\S]*失败[\s\S]*wrong-password/);
+    expect(await failed.innerText()).not.toContain('wrong-Password-1');
+    const ok = table.locator('tr[data-event=sign-in][data-username=wang]').first();
+    expect(await ok.innerText()).toMatch(/登录成功[\s\S]*王老师[\s\S]*成功/);
+    expect(await table.locator('tr[data-username]:not([data-username=wang])').count()).toBe(0);
+    await f.shot('users-audit.png');
+
+    // only failures of sign-in: the admin's own entries are not among them
+    await page.locator('[data-testid=audit-username]').fill('');
+    await page.locator('[data-testid=audit-event]').selectOption('sign-in-failed');
+    await page.locator('[data-testid=audit-search]').click();
+    await table.locator('tr[data-event]').first().waitFor();
+    await waitFor('the audit table to show sign-in failures only', async () => ((await table.locator('tr[data-event]:not([data-event=sign-in-failed])').count()) === 0 ? true : undefined));
+    expect(await table.locator('tr[data-event=sign-in-failed][data-username=wang]').count()).toBeGreaterThan(0);
+
+    const download = page.waitForEvent('download');
+    await page.locator('[data-testid=audit-export]').click();
+    expect((await download).suggestedFilename()).toMatch(/^安全审计日志_\d{4}-\d{2}-\d{2}\.xlsx$/);
     await f.signOut();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * 用户管理 (permission 'users'): people's accounts — list, add with role and scope, disable or
  * enable, reset a password. A password the collector generates for a new account, or the one the
- * console generates for a reset, is shown once: only its hash is kept.
+ * console generates for a reset, is shown once: only its hash is kept. A second tab, 安全审计,
+ * shows the security audit log (AuditLogView).
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { call, get, type Region, type School } from '../api';
@@ -9,6 +10,7 @@ import { useAuth } from '../auth/context';
 import { ROLES, roleName, scopeName, type Role, type UserInfo } from '../auth/permissions';
 import { failureText } from '../auth/session';
 import { generatePassword } from '../auth/passwords';
+import { AuditLogView } from './AuditLogView';
 import { date } from '../i18n/index';
 import type { T } from '../App';
 
@@ -43,6 +45,7 @@ export function UsersView({ t }: { t: T }) {
   const [shown, setShown] = useState<{ username: string; password: string } | null>(null);
   const [counties, setCounties] = useState<Region[]>([]);
   const [schools, setSchools] = useState<School[]>([]);
+  const [tab, setTab] = useState<'accounts' | 'audit'>('accounts');
   const allowed = !!user?.permissions.includes('users');
 
   useEffect(() => {
@@ -68,6 +71,24 @@ export function UsersView({ t }: { t: T }) {
   }, [draft.county]);
 
   if (!allowed) return <p className="muted" data-testid="users-not-allowed">{user ? t('notPermitted') : t('signInFirst')}</p>;
+  const tabs = (
+    <p data-testid="users-tabs">
+      {(['accounts', 'audit'] as const).map((k) => (
+        <button key={k} data-tab={k} aria-pressed={tab === k} disabled={tab === k} onClick={() => setTab(k)} style={{ marginRight: 4 }}>
+          {t(k === 'accounts' ? 'accountsTab' : 'auditTab')}
+        </button>
+      ))}
+    </p>
+  );
+  if (tab === 'audit') {
+    return (
+      <div data-testid="users-view">
+        <h2>{t('users')}</h2>
+        {tabs}
+        <AuditLogView t={t} />
+      </div>
+    );
+  }
 
   const set = (patch: Partial<Draft>) => setDraft((d) => ({ ...d, ...patch, ...(patch.role === 'school-admin' ? { level: 'school' as const } : {}) }));
   const incomplete = !draft.username.trim() || !draft.displayName.trim() || (draft.level === 'school' && !draft.school) || (draft.level === 'county' && !draft.county);
@@ -111,6 +132,7 @@ export function UsersView({ t }: { t: T }) {
   return (
     <div data-testid="users-view">
       <h2>{t('users')}</h2>
+      {tabs}
       {error && <p className="error" data-testid="users-error">{error}</p>}
       {shown && (
         <p className="password-once" data-testid="password-once" data-username={shown.username}>
