@@ -2,11 +2,12 @@ import { useCallback, useEffect, useMemo, useRef, useState, type RefObject } fro
 import L from 'leaflet';
 import { get, maybe, onUnauthorized, type Region } from './api';
 import { AuthContext, type AuthState } from './auth/context';
+import { homeOf } from './auth/permissions';
 import { SignInForm, UserBadge, type SignInReason } from './auth/SignIn';
 import { forget, resume, signOut, type Session } from './auth/session';
 import { translator, type Lang, type MessageKey } from './i18n/index';
 import { useLive, type LiveEvent } from './live';
-import { hashOf, parseHash, type Route } from './route';
+import { go, hashOf, parseHash, type Route } from './route';
 import { CityView } from './views/CityView';
 import { CountyView } from './views/CountyView';
 import { SchoolView } from './views/SchoolView';
@@ -152,7 +153,11 @@ export function App() {
           <button data-testid="settings" className="edit-only" onClick={signIn.toggle}>{t('signIn')}</button>
         )}
       </header>
-      {signIn.open && !wall && <SignInForm key={signIn.formKey} t={t} reason={signIn.reason} username={signIn.lastUser} onSignedIn={signIn.signedIn} onClose={signIn.close} />}
+      {signIn.open && !wall && <SignInForm key={signIn.formKey} t={t} reason={signIn.reason} username={signIn.lastUser} onSignedIn={(s) => {
+        signIn.signedIn(s);
+        const home = homeOf(s.user);
+        if (route.view === 'city' && home) go(home);
+      }} onClose={signIn.close} />}
       <AuthContext.Provider value={signIn.auth}>
       <main>
         <div id="map" ref={mapDiv} />

@@ -69,8 +69,11 @@ describe('sign-in and permissions in the console', { timeout: BROWSER_TEST_TIMEO
   it('a school network administrator accepts the corridor camera at their school, through an expired session', async () => {
     const { page } = f;
     const cam = f.corridorEast;
+    // signed in from the city view, a school's account lands on its school
+    await page.goto(`${f.base}/#/city`);
     await f.signInAs('wang', PASSWORD);
     expect(await page.locator('[data-testid=user]').innerText()).toBe(`王老师 · 学校网管 · ${schoolA.name}`);
+    await page.waitForFunction((code) => location.hash.startsWith(`#/school/${code}`), SCHOOL_A);
     await openSchool(SCHOOL_A);
     const accept = inboxRow(cam.deviceId).locator('[data-action=accept]');
     expect(await accept.isEnabled()).toBe(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { translator } from '../i18n/index';
-import { gateOf, inScope, permit, readOnlyNote, roleName, schoolNote, scopeName, type UserInfo } from './permissions';
+import { gateOf, homeOf, inScope, permit, readOnlyNote, roleName, schoolNote, scopeName, type UserInfo } from './permissions';
 
 const t = translator('zh-CN');
 const SCHOOL_A = { school: '3715020001', county: '371502' };
@@ -49,5 +49,10 @@ describe('who may change what', () => {
     const en = translator('en');
     expect(roleName(en, 'equipment')).toBe('Equipment manager');
     expect(readOnlyNote(en, schoolAdmin.scope)).toBe('Read-only: your account can only change 东昌一中');
+  });
+  it('sends a school account to its school and a county account to its county after signing in; the city stays', () => {
+    expect(homeOf(schoolAdmin)).toEqual({ view: 'school', school: SCHOOL_A.school, selected: '' });
+    expect(homeOf(equipment)).toEqual({ view: 'county', county: '371502', type: '' });
+    expect(homeOf(security)).toBeNull();
   });
 });

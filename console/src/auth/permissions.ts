@@ -78,3 +78,14 @@ export function schoolNote(t: T, user: UserInfo | null, place: Place): string | 
   if (editing.length === 0 || inScope(user.scope, place)) return null;
   return readOnlyNote(t, user.scope);
 }
+
+/**
+ * Where a user's work is: their school's view for a school's account, their county's for a
+ * county's; none for the city (the city view is theirs already). Signing in from the city view
+ * goes there, so a school's network administrator lands on the school.
+ */
+export function homeOf(user: UserInfo): { view: 'school'; school: string; selected: string } | { view: 'county'; county: string; type: string } | null {
+  if (user.scope.level === 'school') return { view: 'school', school: user.scope.code, selected: '' };
+  if (user.scope.level === 'county') return { view: 'county', county: user.scope.code, type: '' };
+  return null;
+}
