@@ -20,18 +20,34 @@ function eventName(t: T, event: string): string {
   return v === key ? event : v;
 }
 
-/** The detail as one readable line: `key: value`, an account change as old → new. */
-function detailText(detail: Record<string, unknown>): string {
+/** A message under `prefix.` in the UI language; the raw text when this console does not know it. */
+function labelOr(t: T, prefix: string, raw: string): string {
+  const key = `${prefix}.${raw}` as MessageKey;
+  const v = t(key);
+  return v === key ? raw : v;
+}
+
+/** A detail value as people read it: roles and reasons in words, times in China time. */
+function valueText(t: T, key: string, v: unknown): string {
+  if (typeof v === 'boolean') return t(v ? 'yes' : 'no');
+  if (typeof v !== 'string') return JSON.stringify(v);
+  if (key === 'role') return labelOr(t, 'role', v);
+  if (key === 'retryAt') return date(v);
+  return labelOr(t, 'auditValue', v);
+}
+
+/** The detail as one readable line: `what: value`, an account change as old → new. */
+export function detailText(t: T, detail: Record<string, unknown>): string {
   return Object.entries(detail)
     .map(([k, v]) => {
       if (k === 'changes' && v && typeof v === 'object') {
-        return Object.entries(v as Record<string, { from: string; to: string }>)
-          .map(([field, c]) => `${field}: ${c.from} → ${c.to}`)
-          .join('; ');
+        return Object.entries(v as Record<string, { from: unknown; to: unknown }>)
+          .map(([field, c]) => `${labelOr(t, 'auditKey', field)}: ${valueText(t, field, c.from)} → ${valueText(t, field, c.to)}`)
+          .join('；');
       }
-      return `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`;
+      return `${labelOr(t, 'auditKey', k)}: ${valueText(t, k, v)}`;
     })
-    .join('; ');
+    .join('；');
 }
 
 export function AuditLogView({ t }: { t: T }) {
@@ -117,7 +133,7 @@ export function AuditLogView({ t }: { t: T }) {
               <td title={e.userAgent ?? ''}>{e.clientIp ?? '—'}</td>
               <td>{e.target ?? ''}</td>
               <td className={e.outcome === 'failure' ? 'error' : ''}>{t(e.outcome === 'success' ? 'auditSuccess' : 'auditFailure')}</td>
-              <td><small>{detailText(e.detail)}</small></td>
+              <td><small>{detailText(t, e.detail)}</small></td>
             </tr>
           ))}
         </tbody>
