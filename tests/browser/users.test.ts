@@ -272,7 +272,7 @@ describe('sign-in and permissions in the console', { timeout: BROWSER_TEST_TIMEO
     const table = page.locator('[data-testid=audit]');
     const failed = table.locator('tr[data-event=sign-in-failed][data-username=wang]').first();
     await failed.waitFor();
-    expect(await failed.innerText()).toMatch(/登录失败[\s\S]*王老师[\s\S]*127\.0\.0\.1[\s\S]*失败[\s\S]*wrong-password/);
+    expect(await failed.innerText()).toMatch(/登录失败[\s\S]*王老师[\s\S]*127\.0\.0\.1[\s\S]*失败[\s\S]*原因: 密码错误/);
     expect(await failed.innerText()).not.toContain('wrong-Password-1');
     const ok = table.locator('tr[data-event=sign-in][data-username=wang]').first();
     expect(await ok.innerText()).toMatch(/登录成功[\s\S]*王老师[\s\S]*成功/);
