@@ -52,7 +52,7 @@ const deny = (reason: string): Decision => ({ ok: false, reason });
 
 /** Everything of ours lives below this; a service may subscribe to it and to any filter under it. */
 export const TREE_PREFIX = `${TOPIC_ROOT}/${TOPIC_VERSION}/`;
-const AGENT_CLIENT_ID_PREFIX = 'agent-';
+export const AGENT_CLIENT_ID_PREFIX = 'agent-';
 
 export interface ConnectRequest {
   username: string;

@@ -12,7 +12,9 @@
  * the backlog. At or below the low-water mark all held agents are released together.
  *
  * What this does not cover: messages queued for a persistent session whose client is offline
- * (aedes stores them in its persistence and they leave the backlog at once).
+ * (aedes stores them in its persistence and they leave the backlog at once). In a cluster (several
+ * brokers on one Redis) each broker counts only its own subscribers and pauses only its own agents
+ * (docs/decisions/0011).
  */
 
 /** A connection whose input can be held; PacketSizeGuard is one. */

@@ -3,14 +3,15 @@
  * auth.ts, a packet-size limit, per-client publish rate limiting, flow control towards slow
  * subscribers (flow-control.ts), and optional MQTT over WebSocket.
  */
+import type { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import type { Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type Connection, type PublishPacket } from 'aedes';
 import { createServer as createAedesServer } from 'aedes-server-factory';
 import { MAX_PAYLOAD_BYTES } from '../protocol/index.ts';
 import {
+  AGENT_CLIENT_ID_PREFIX,
   ConnackCode,
   checkConnect,
   checkOrphanWill,
@@ -22,6 +23,7 @@ import {
 } from './auth.ts';
 import { DEFAULT_HIGH_WATER_BYTES, FlowControl, type FlowControlStats } from './flow-control.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
+import { openRedisState, type EmittedPacket, type RedisState } from './redis-state.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface BrokerLogger {
@@ -43,9 +45,16 @@ export interface BrokerOptions {
   /**
    * Keep sessions, subscriptions, retained messages and queued QoS 1 messages in Redis instead of
    * memory, so that a broker restart loses nothing: the collector's persistent session (and what
-   * agents published for it meanwhile) survives. `redis://[:password@]host:port[/db]`.
+   * agents published for it meanwhile) survives. `redis://[:password@]host:port[/db]` (or rediss://).
    */
   redisUrl?: string;
+  /**
+   * With `redisUrl`: route publishes through Redis too (mqemitter-redis), so that every broker on
+   * the same Redis delivers to every subscriber, whichever broker it is connected to. Default true:
+   * brokers sharing a Redis without it lose messages silently (docs/decisions/0011). false keeps
+   * routing in this process: one broker that only wants its sessions to survive a restart.
+   */
+  cluster?: boolean;
   /**
    * Flow control: when agents' publishes not yet taken by every subscriber's connection (the
    * collector's) exceed this many bytes, agents that publish are paused (their socket is not read,
@@ -94,26 +103,6 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 const silentLogger: BrokerLogger = { info() {}, warn() {}, error() {} };
 
-const require = createRequire(import.meta.url);
-
-/** aedes-persistence-redis 11 (the line aedes 1.2 declares as its peer); CommonJS, untyped. */
-function redisPersistence(url: string): unknown {
-  const u = new URL(url);
-  if (u.protocol !== 'redis:') throw new Error(`redis URL must start with redis://, got ${u.protocol}`);
-  const factory = require('aedes-persistence-redis') as (opts: object) => unknown;
-  return factory({
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    // The whole offline queue on reconnect: by default only its first 1001 messages are sent at a
-    // CONNECT and the rest wait, unsent, for the client's next reconnect (which for the collector
-    // may be days away). Only the queue's keys are read at once; the messages stream one by one.
-    maxSessionDelivery: Number.MAX_SAFE_INTEGER,
-  });
-}
-
 /** Marks errors we raise ourselves so the clientError log does not repeat them. */
 class RefusedError extends Error {}
 
@@ -141,11 +130,14 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const principals = new WeakMap<Client, Principal>();
   const willTopics = new WeakMap<Client, string>();
   const connections = new WeakMap<Client, PacketSizeGuard>();
+  /** Agents connected to this broker by client id, for publishes that come back from Redis. */
+  const agentsHere = new Map<string, Client>();
   // Keyed by client id, not connection, so reconnecting does not refill the bucket.
   const rates = new Map<string, RateState>();
 
+  const redis: RedisState | undefined = opts.redisUrl ? openRedisState(opts.redisUrl, opts.cluster ?? true, log) : undefined;
   const broker = await Aedes.createBroker({
-    ...(opts.redisUrl ? { persistence: redisPersistence(opts.redisUrl) } : {}),
+    ...(redis ? { persistence: redis.persistence, ...(redis.mq ? { mq: redis.mq } : {}) } : {}),
     // MQTT 3.1.1 allows long client ids (§3.1.3.1); ours are `agent-<10 digits>-<up to 63>`.
     maxClientsIdLength: 128,
     drainTimeout: opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
@@ -165,6 +157,19 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     });
   };
   (broker as unknown as { publish: RouteFn }).publish = flowControlled;
+
+  // With the Redis emitter aedes calls back above once Redis has the publish; this broker's
+  // subscribers get it later, from Redis. That part is counted here, so a slow subscriber still
+  // pauses the agents on its own broker (agents on other brokers it cannot reach: 0011).
+  redis?.countLocalDeliveries((packet: EmittedPacket) => {
+    // Only agents' publishes, as above; agents alone have `agent-` client ids (auth.ts).
+    if (!packet.clientId?.startsWith(AGENT_CLIENT_ID_PREFIX)) return undefined;
+    const local = agentsHere.get(packet.clientId);
+    const conn = local && connections.get(local);
+    return flow.admit(packetBytes(packet), conn && !conn.destroyed ? conn : undefined);
+  });
+  // Persistence failures (Redis gone for good) come as 'error' events; unheard they end the process.
+  (broker as unknown as EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'broker error (persistence)'));
 
   broker.preConnect = (client, packet, callback) => {
     // The will topic is only visible here; authenticate() checks it.
@@ -246,6 +251,12 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     callback(null, null);
   };
 
+  broker.on('client', (client) => {
+    if (principals.get(client)?.kind === 'agent') agentsHere.set(client.id, client);
+  });
+  broker.on('clientDisconnect', (client) => {
+    if (agentsHere.get(client.id) === client) agentsHere.delete(client.id);
+  });
   broker.on('connackSent', (packet) => {
     if (packet.returnCode === 0) stats.connectsAccepted++;
     else stats.connectsRefused++;
@@ -320,6 +331,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
         await new Promise<void>((resolve) => broker.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await Promise.all(closed);
+        await redis?.close();
       })();
       return closing;
     },
@@ -330,7 +342,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
 type RouteFn = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => void;
 
 /** What a publish occupies while queued: its payload and topic. */
-function packetBytes(packet: PublishPacket): number {
+function packetBytes(packet: Pick<PublishPacket, 'payload' | 'topic'>): number {
   const payload = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
   return payload + packet.topic.length;
 }

@@ -38,6 +38,7 @@ function parseSchoolList(s: string): string[] {
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 const MAX_RATE: O.OptionSpec = { key: 'maxPublishesPerSecond', flag: '--max-publishes-per-second <n>', env: 'CAMPUS_MAX_PUBLISH_RATE', type: 'int', min: 1, default: 100, description: 'per-client publish rate before the broker refuses (flood control)' };
 const REDIS_URL: O.OptionSpec = { key: 'redisUrl', flag: '--redis-url <url>', env: 'CAMPUS_REDIS_URL', type: 'string', description: 'keep sessions and queued messages in Redis so a broker restart loses nothing (memory when unset)' };
+const REDIS_CLUSTER: O.OptionSpec = { key: 'redisCluster', flag: '--redis-cluster [on]', env: 'CAMPUS_REDIS_CLUSTER', type: 'bool', default: true, description: 'with --redis-url: route publishes through Redis too, so several brokers on the same Redis form one cluster (off: sessions in Redis, routing in this process only)' };
 const BACKLOG_SPECS: O.OptionSpec[] = [
   { key: 'backlogHighWaterMb', flag: '--backlog-high-water-mb <MiB>', env: 'CAMPUS_BACKLOG_HIGH_WATER_MB', type: 'int', min: 1, max: 65_536, default: 8, description: "flow control: when this much of the agents' data waits for the collector's connection, the broker stops reading from agents that publish (their PUBACKs wait)" },
   { key: 'backlogLowWaterMb', flag: '--backlog-low-water-mb <MiB>', env: 'CAMPUS_BACKLOG_LOW_WATER_MB', type: 'int', min: 0, max: 65_535, description: 'flow control: paused agents are read again once the backlog is down to this (default a quarter of the high-water mark)' },
@@ -82,6 +83,7 @@ withOptions(
     { ...O.DATA_DIR, description: "the collector's data directory, for its api-token file" },
     MAX_RATE,
     REDIS_URL,
+    REDIS_CLUSTER,
     ...BACKLOG_SPECS,
     O.LOG_LEVEL,
   ],
@@ -108,6 +110,7 @@ withOptions(
       logger,
       maxPublishesPerSecond: o.maxPublishesPerSecond as number,
       redisUrl: str(o.redisUrl),
+      cluster: o.redisCluster as boolean,
       backlogHighWaterBytes: (o.backlogHighWaterMb as number) * 1024 * 1024,
       backlogLowWaterBytes: o.backlogLowWaterMb === undefined ? undefined : (o.backlogLowWaterMb as number) * 1024 * 1024,
     });

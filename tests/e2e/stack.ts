@@ -44,6 +44,8 @@ export interface Stack {
   stopBroker(): Promise<void>;
   /** Starts a broker again on the same port. */
   startBrokerAgain(): Promise<void>;
+  /** Another broker on the same Redis (needs redisUrl), a cluster with the first; stopped by stop(). */
+  startPeerBroker(): Promise<RunningBroker>;
   query(q: string): Promise<Series[]>;
   stop(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     notify: opts.notify,
   });
   const conn = { url: opts.influxUrl, db: opts.influxDb };
+  const peers: RunningBroker[] = [];
   const stack: Stack = {
     db: store.db,
     inventory: inv,
@@ -104,8 +107,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     async startBrokerAgain() {
       broker = await startBroker({ ...brokerOpts, mqttPort: port });
     },
+    async startPeerBroker() {
+      if (!opts.redisUrl) throw new Error('a peer broker needs the stack started with redisUrl');
+      const peer = await startBroker(brokerOpts);
+      peers.push(peer);
+      return peer;
+    },
     query: (q) => influxQuery(conn, q),
     async stop() {
+      await Promise.all(peers.map((p) => p.close().catch(() => {})));
       await collector.close();
       await broker.close().catch(() => {});
       await store.db.close();
