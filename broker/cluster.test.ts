@@ -3,12 +3,13 @@
  * cross between them, retained messages and persistent sessions are shared, a client id moves from
  * one broker to the other, and authentication, the ACL and flow control still work per broker.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { agentClientId, agentTopic, agentUsername, collectorSubscriptions, type AgentAddress } from '../protocol/index.ts';
 import { startRedis, type RunningRedis } from '../tests/setup/redis.ts';
 import { memoryAuthBackend } from './memory-auth.ts';
 import { startBroker, type BrokerLogger, type BrokerOptions, type RunningBroker } from './server.ts';
+import { mqttTestClients } from './mqtt-test-clients.ts';
 
 const A: AgentAddress = { schoolCode: '3715020001', agentId: 'gw-a' };
 const B: AgentAddress = { schoolCode: '3715020002', agentId: 'gw-b' };
@@ -25,21 +26,8 @@ const TELEMETRY = 'campus/v1/+/+/telemetry';
 /** Several waits in a row of up to 45 s each, on a loaded CI machine. */
 const TEST_TIMEOUT_MS = 150_000;
 
-const clients: MqttClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => {})));
-});
-
-function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    // No reconnects: a dropped connection must show, not be papered over.
-    const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, clean: true, ...opts });
-    clients.push(c);
-    c.once('connect', () => resolve(c));
-    c.once('error', reject);
-    c.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-}
+const clients = mqttTestClients();
+const connect = clients.connect;
 
 /** Payloads a client receives, as strings, in arrival order. */
 function inbox(c: MqttClient): string[] {
@@ -138,7 +126,7 @@ describe('two brokers on one Redis', () => {
     const marker = await publishNumbered(pub, agentTopic(A, 'telemetry'), 500, 1000);
 
     const back = mqtt.connect(urlA, { protocolVersion: 4, reconnectPeriod: 0, ...service('campus-collector-cluster', false) });
-    clients.push(back);
+    clients.track(back);
     const got = inbox(back);
     await waitFor(`the queued messages at the collector on A (${got.length} so far)`, () => got.includes(marker));
     expect(got).toEqual([...numbers(500, 1000), marker]);

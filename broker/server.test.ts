@@ -3,11 +3,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { MAX_PAYLOAD_BYTES, agentClientId, agentTopic, agentUsername, type AgentAddress } from '../protocol/index.ts';
 import { memoryAuthBackend } from './memory-auth.ts';
 import { startBroker, type BrokerLogger, type RunningBroker } from './server.ts';
+import { mqttTestClients } from './mqtt-test-clients.ts';
 
 const A: AgentAddress = { schoolCode: '3715020001', agentId: 'gw-a' };
 const B: AgentAddress = { schoolCode: '3715020002', agentId: 'gw-b' };
@@ -33,20 +34,8 @@ function captureLogger(): BrokerLogger & { lines: LogLine[] } {
 }
 
 // ---- mqtt.js helpers ----
-const clients: MqttClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => {})));
-});
-
-function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, clean: true, ...opts });
-    clients.push(c);
-    c.once('connect', () => resolve(c));
-    c.once('error', reject);
-    c.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-}
+const clients = mqttTestClients();
+const connect = clients.connect;
 
 /** Connects expecting a refusal; resolves with the CONNACK return code. */
 async function refusalCode(url: string, opts: IClientOptions): Promise<number> {
@@ -135,7 +124,7 @@ describe('broker', () => {
   });
 
   async function serviceInbox(filter = 'campus/v1/#') {
-    const sub = await connect(url, { ...SERVICE, clientId: `svc-${clients.length}` });
+    const sub = await connect(url, { ...SERVICE, clientId: `svc-${clients.count}` });
     const box = inbox(sub); // before subscribing: retained messages can arrive ahead of the SUBACK
     await sub.subscribeAsync(filter, { qos: 1 });
     return box;
