@@ -75,7 +75,7 @@ export class Access {
     }
   }
 
-  /** Root onResponse hook: one audit entry per write made with the admin token, with its X-Campus-Actor name and the answer's status. */
+  /** Root onSend hook: one audit entry per write made with the admin token, with its X-Campus-Actor name and the answer's status. */
   readonly auditAdminWrite = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const p = this.known.get(req);
     if (typeof p !== 'object' || p.kind !== 'admin-token' || !isWrite(req)) return;

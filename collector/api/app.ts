@@ -117,7 +117,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const access = new Access({ apiToken: deps.apiToken, sessions, db: deps.db, audit });
   // every request with a bearer token is identified up front: a read with a session counts as activity
   app.addHook('onRequest', access.identify);
-  app.addHook('onResponse', access.auditAdminWrite);
+  // before the answer goes out (not onResponse), so that the entry exists when the client has its answer
+  app.addHook('onSend', async (req, reply, payload) => {
+    await access.auditAdminWrite(req, reply);
+    return payload;
+  });
   if (deps.auditKeepDays !== undefined) {
     const stopRetention = audit.startRetention(deps.auditKeepDays, app.log);
     app.addHook('onClose', async () => stopRetention());

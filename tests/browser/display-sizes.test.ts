@@ -234,7 +234,8 @@ describe('console at 1366×768, on a 4K monitor and on the wall display', { time
     await page.waitForFunction(() => location.hash.includes('display=wall'));
     await page.locator('[data-testid=exit-wall]').click();
     await page.waitForFunction(() => !location.hash.includes('display=wall'));
-    expect(await page.locator('.app').getAttribute('data-display')).toBe('desk');
+    // the hash changes first, the page follows on its next render
+    await page.locator('.app[data-display=desk]').waitFor();
     expect(await page.locator('[data-testid=settings]').isVisible()).toBe(true);
   });
 
