@@ -8,8 +8,8 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { agentClientId, agentTopic, agentUsername, collectorSubscriptions, type AgentAddress } from '../protocol/index.ts';
 import { startRedis, type RunningRedis } from '../tests/setup/redis.ts';
 import { memoryAuthBackend } from './memory-auth.ts';
-import { startBroker, type BrokerLogger, type BrokerOptions, type RunningBroker } from './server.ts';
-import { mqttTestClients } from './mqtt-test-clients.ts';
+import { startBroker, type BrokerOptions, type RunningBroker } from './server.ts';
+import { captureLogger, mqttTestClients } from './mqtt-test-clients.ts';
 
 const A: AgentAddress = { schoolCode: '3715020001', agentId: 'gw-a' };
 const B: AgentAddress = { schoolCode: '3715020002', agentId: 'gw-b' };
@@ -56,17 +56,6 @@ async function publishNumbered(c: MqttClient, topic: string, count: number, from
   const marker = `end-${from}`;
   await c.publishAsync(topic, marker, { qos: 1 });
   return marker;
-}
-
-interface LogLine {
-  level: string;
-  obj: Record<string, unknown>;
-  msg?: string;
-}
-function captureLogger(): BrokerLogger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 describe('two brokers on one Redis', () => {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { MAX_PAYLOAD_BYTES, agentClientId, agentTopic, agentUsername, type AgentAddress } from '../protocol/index.ts';
 import { memoryAuthBackend } from './memory-auth.ts';
-import { startBroker, type BrokerLogger, type RunningBroker } from './server.ts';
-import { mqttTestClients } from './mqtt-test-clients.ts';
+import { startBroker, type RunningBroker } from './server.ts';
+import { captureLogger, mqttTestClients } from './mqtt-test-clients.ts';
 
 const A: AgentAddress = { schoolCode: '3715020001', agentId: 'gw-a' };
 const B: AgentAddress = { schoolCode: '3715020002', agentId: 'gw-b' };
@@ -21,17 +21,6 @@ const users = [
 const agentCreds = (addr: AgentAddress, password: string) => ({ username: agentUsername(addr), password, clientId: agentClientId(addr) });
 const credsA = agentCreds(A, 'pw-a');
 const credsB = agentCreds(B, 'pw-b');
-
-interface LogLine {
-  level: string;
-  obj: Record<string, unknown>;
-  msg?: string;
-}
-function captureLogger(): BrokerLogger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 // ---- mqtt.js helpers ----
 const clients = mqttTestClients();
