@@ -21,6 +21,7 @@ import {
   type AuthBackend,
   type Principal,
 } from './auth.ts';
+import { ConnackFirst, type DeliveringClient } from './connack-first.ts';
 import { DEFAULT_HIGH_WATER_BYTES, FlowControl, type FlowControlStats } from './flow-control.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
 import { openRedisState, type EmittedPacket, type RedisState } from './redis-state.ts';
@@ -93,6 +94,12 @@ export interface RunningBroker {
   mqttPort: number;
   wsPort?: number;
   stats(): BrokerStats;
+  /**
+   * Client ids of the persistent sessions this broker would queue a QoS 1 publish on `topic` for.
+   * In a cluster a subscription made on another broker reaches this list a moment later, when
+   * its announcement comes back through Redis (docs/decisions/0011).
+   */
+  sessionsSubscribedTo(topic: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -171,7 +178,9 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   // Persistence failures (Redis gone for good) come as 'error' events; unheard they end the process.
   (broker as unknown as EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'broker error (persistence)'));
 
+  const connackFirst = new ConnackFirst();
   broker.preConnect = (client, packet, callback) => {
+    connackFirst.hold(client as unknown as DeliveringClient);
     // The will topic is only visible here; authenticate() checks it.
     if (packet.will) willTopics.set(client, packet.will.topic);
     callback(null, true);
@@ -257,7 +266,8 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   broker.on('clientDisconnect', (client) => {
     if (agentsHere.get(client.id) === client) agentsHere.delete(client.id);
   });
-  broker.on('connackSent', (packet) => {
+  broker.on('connackSent', (packet, client) => {
+    connackFirst.connackSent(client, packet.returnCode === 0);
     if (packet.returnCode === 0) stats.connectsAccepted++;
     else stats.connectsRefused++;
   });
@@ -324,6 +334,12 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     mqttPort,
     wsPort,
     stats: () => ({ clients: broker.connectedClients, ...stats, ...flow.stats() }),
+    async sessionsSubscribedTo(topic) {
+      // aedes' typings leave its persistence out; subscriptionsByTopic is part of its contract.
+      const persistence = (broker as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<Array<{ clientId: string }>> } }).persistence;
+      const subs = await persistence.subscriptionsByTopic(topic);
+      return [...new Set(subs.map((s) => s.clientId))];
+    },
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
