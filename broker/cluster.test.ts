@@ -211,7 +211,7 @@ describe('flow control on a broker of a cluster', () => {
     await redis?.stop();
   });
 
-  it('pauses the agents of a broker whose subscriber does not read, though routing goes through Redis, and loses nothing', async () => {
+  const cluster = async (): Promise<[RunningBroker, RunningBroker]> => {
     const opts: BrokerOptions = {
       mqttPort: 0,
       auth: memoryAuthBackend(users),
@@ -220,13 +220,15 @@ describe('flow control on a broker of a cluster', () => {
       backlogHighWaterBytes: HIGH_WATER,
       drainTimeoutMs: 600_000,
     };
-    const here = await startBroker(opts);
-    brokers.push(here);
-    brokers.push(await startBroker(opts)); // the other broker of the cluster
-    const url = `mqtt://127.0.0.1:${here.mqttPort}`;
+    const pair: [RunningBroker, RunningBroker] = [await startBroker(opts), await startBroker(opts)];
+    brokers.push(...pair);
+    return pair;
+  };
+  const urlOf = (b: RunningBroker) => `mqtt://127.0.0.1:${b.mqttPort}`;
 
-    // The collector's way of reading (see backpressure.test.ts): one message at a time, held.
-    const sub = await connect(url, { ...service('campus-collector-flow', false), keepalive: 0 });
+  /** The collector's way of reading (see backpressure.test.ts): one message at a time, held until `release`. */
+  async function slowSubscriber(broker: RunningBroker, clientId: string) {
+    const sub = await connect(urlOf(broker), { ...service(clientId, false), keepalive: 0 });
     const got: string[] = [];
     const held: Array<() => void> = [];
     let hold = true;
@@ -236,10 +238,20 @@ describe('flow control on a broker of a cluster', () => {
       else done();
     };
     await sub.subscribeAsync(TELEMETRY, { qos: 1 });
+    return {
+      got,
+      release() {
+        hold = false;
+        for (const d of held.splice(0)) d();
+      },
+    };
+  }
 
-    const pubs = await Promise.all(
+  /** Agents A and B on `broker`, each publishing up to BUDGET messages with WINDOW unacknowledged. */
+  async function publishingAgents(broker: RunningBroker) {
+    return Promise.all(
       [AGENT_A, AGENT_B].map(async (creds, n) => {
-        const c = await connect(url, { ...creds, keepalive: 0 });
+        const c = await connect(urlOf(broker), { ...creds, keepalive: 0 });
         const topic = agentTopic(n === 0 ? A : B, 'telemetry');
         const state = { sent: 0, acked: 0, stopped: false, failed: undefined as Error | undefined };
         const pump = (): void => {
@@ -257,23 +269,46 @@ describe('flow control on a broker of a cluster', () => {
         return state;
       }),
     );
+  }
+
+  type Agents = Awaited<ReturnType<typeof publishingAgents>>;
+  /** Stops the agents, lets the subscriber read, and checks that every message arrived once, in order per agent. */
+  async function drainAndCheck(pubs: Agents, sub: Awaited<ReturnType<typeof slowSubscriber>>, ...all: RunningBroker[]) {
+    for (const p of pubs) p.stopped = true;
+    sub.release();
+    await waitFor('every publish acknowledged', () => pubs.every((p) => p.acked === p.sent));
+    const total = pubs[0]!.sent + pubs[1]!.sent;
+    await waitFor(`all ${total} messages at the subscriber (${sub.got.length} so far)`, () => sub.got.length >= total);
+    pubs.forEach((p, n) => expect(sub.got.filter((m) => m.startsWith(`${n}:`))).toEqual(Array.from({ length: p.sent }, (_, i) => `${n}:${i}`)));
+    expect(sub.got).toHaveLength(total);
+    await waitFor('the backlogs drained and the agents resumed', () => all.every((b) => b.stats().backlogBytes === 0 && b.stats().publishersPaused === 0));
+    for (const p of pubs) expect(p.failed).toBeUndefined();
+  }
+
+  it('pauses the agents of a broker whose subscriber does not read, though routing goes through Redis, and loses nothing', async () => {
+    const [here] = await cluster();
+    const sub = await slowSubscriber(here, 'campus-collector-flow');
+    const pubs = await publishingAgents(here);
 
     await waitFor('both agents paused with their windows full', () => here.stats().publishersPaused === 2 && pubs.every((p) => p.sent - p.acked === WINDOW));
     expect(here.stats().backlogBytes).toBeGreaterThan(HIGH_WATER / 4); // above the low-water mark: still paused
     // Without flow control every message of both agents would have been acknowledged.
     for (const p of pubs) expect(p.sent).toBeLessThan(BUDGET);
+    await drainAndCheck(pubs, sub, here);
+  }, TEST_TIMEOUT_MS);
 
-    for (const p of pubs) p.stopped = true;
-    hold = false;
-    for (const d of held.splice(0)) d();
-    await waitFor('every publish acknowledged', () => pubs.every((p) => p.acked === p.sent));
-    const total = pubs[0]!.sent + pubs[1]!.sent;
-    await waitFor(`all ${total} messages at the subscriber (${got.length} so far)`, () => got.length >= total);
-    pubs.forEach((p, n) => expect(got.filter((m) => m.startsWith(`${n}:`))).toEqual(Array.from({ length: p.sent }, (_, i) => `${n}:${i}`)));
-    expect(got).toHaveLength(total);
-    await waitFor('the backlog drained', () => here.stats().backlogBytes === 0);
-    expect(here.stats().publishersPaused).toBe(0);
-    for (const p of pubs) expect(p.failed).toBeUndefined();
+  it('pauses the agents on the other broker while the subscriber here does not read, and resumes them when it does', async () => {
+    const [here, there] = await cluster();
+    const sub = await slowSubscriber(here, 'campus-collector-flow-far');
+    const pubs = await publishingAgents(there);
+
+    // The backlog is here (what the subscriber has not taken); the agents are there.
+    await waitFor('both agents on the other broker paused with their windows full', () => there.stats().publishersPaused === 2 && pubs.every((p) => p.sent - p.acked === WINDOW));
+    expect(here.stats().throttleEpisodes).toBeGreaterThan(0);
+    expect(there.stats()).toMatchObject({ otherBrokersThrottled: 1, throttleEpisodes: 0 });
+    for (const p of pubs) expect(p.sent).toBeLessThan(BUDGET);
+    await drainAndCheck(pubs, sub, here, there);
+    expect(there.stats().otherBrokersThrottled).toBe(0);
   }, TEST_TIMEOUT_MS);
 });
 

@@ -89,3 +89,36 @@ describe('FlowControl', () => {
     expect(() => new FlowControl({ highWaterBytes: 1.5, lowWaterBytes: 0 })).toThrow(/highWaterBytes/);
   });
 });
+
+describe('FlowControl in a cluster', () => {
+  it('pauses agents while another broker is throttled, and resumes them only when neither it nor this one is', () => {
+    const flow = new FlowControl({ highWaterBytes: 100, lowWaterBytes: 20 });
+    const [a, b] = [conn(), conn()];
+    const doneA = flow.admit(10, a);
+    flow.setThrottledElsewhere(1);
+    expect(a.held).toBe(true); // a publish of it is in the backlog
+    const doneB = flow.admit(10, b);
+    expect(b.held).toBe(true); // published while the other broker is throttled
+    doneA();
+    doneB();
+    expect([a.held, b.held]).toEqual([true, true]); // this broker's backlog is empty, the other is still throttled
+    flow.setThrottledElsewhere(2);
+    flow.setThrottledElsewhere(0);
+    expect([a.held, b.held]).toEqual([false, false]);
+    expect(flow.stats()).toMatchObject({ otherBrokersThrottled: 0, throttleEpisodes: 0, publishersPaused: 0 });
+  });
+
+  it("keeps agents paused while this broker is above its own mark, though the other broker is free again", () => {
+    const changes: boolean[] = [];
+    const flow = new FlowControl({ highWaterBytes: 100, lowWaterBytes: 20, onThrottleChange: (t) => changes.push(t) });
+    const a = conn();
+    const done = flow.admit(150, a);
+    expect(changes).toEqual([true]);
+    flow.setThrottledElsewhere(1);
+    flow.setThrottledElsewhere(0);
+    expect(a.held).toBe(true);
+    done();
+    expect(a.held).toBe(false);
+    expect(changes).toEqual([true, false]);
+  });
+});

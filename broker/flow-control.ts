@@ -13,8 +13,9 @@
  *
  * What this does not cover: messages queued for a persistent session whose client is offline
  * (aedes stores them in its persistence and they leave the backlog at once). In a cluster (several
- * brokers on one Redis) each broker counts only its own subscribers and pauses only its own agents
- * (docs/decisions/0011).
+ * brokers on one Redis) each broker counts only its own subscribers' backlog; while any broker is
+ * above its mark, every broker pauses its publishing agents too (`setThrottledElsewhere`, told by
+ * cluster-throttle.ts; docs/decisions/0011).
  */
 
 /** A connection whose input can be held; PacketSizeGuard is one. */
@@ -28,6 +29,8 @@ export interface FlowControlOptions {
   highWaterBytes: number;
   /** Backlog in bytes at or below which paused agents are resumed; less than highWaterBytes. */
   lowWaterBytes: number;
+  /** Called when this broker's own backlog crosses the high-water mark (true) or drains to the low one (false). */
+  onThrottleChange?: (throttled: boolean) => void;
 }
 
 export interface FlowControlStats {
@@ -41,6 +44,8 @@ export interface FlowControlStats {
   pauses: number;
   /** Times the backlog went above the high-water mark, since start. */
   throttleEpisodes: number;
+  /** Other brokers of the cluster above their mark now: while more than 0, agents here are paused as they publish. */
+  otherBrokersThrottled: number;
 }
 
 export const DEFAULT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
@@ -51,7 +56,9 @@ export class FlowControl {
   private pauses = 0;
   private episodes = 0;
   /** Between going above the high-water mark and coming back to the low-water mark. */
-  private throttled = false;
+  private throttledHere = false;
+  /** Other brokers of the cluster that are throttled now. */
+  private othersThrottled = 0;
   private readonly held = new Set<Holdable>();
   /** Publishes of each connection still in the backlog. */
   private readonly inTransit = new Map<Holdable, number>();
@@ -72,13 +79,14 @@ export class FlowControl {
     this.backlog += bytes;
     if (this.backlog > this.peak) this.peak = this.backlog;
     if (source) this.inTransit.set(source, (this.inTransit.get(source) ?? 0) + 1);
-    if (!this.throttled && this.backlog > this.opts.highWaterBytes) {
-      this.throttled = true;
+    if (!this.throttledHere && this.backlog > this.opts.highWaterBytes) {
+      this.throttledHere = true;
       this.episodes++;
       // Not only the one that crossed the mark: an agent whose publish is stuck in the backlog may
       // not publish again before it drains (aedes reads on once its earlier packets are routed).
       for (const s of this.inTransit.keys()) this.hold(s);
-    } else if (this.throttled && source) {
+      this.opts.onThrottleChange?.(true);
+    } else if ((this.throttledHere || this.othersThrottled > 0) && source) {
       this.hold(source);
     }
     let done = false;
@@ -91,8 +99,24 @@ export class FlowControl {
         if (left > 0) this.inTransit.set(source, left);
         else this.inTransit.delete(source);
       }
-      if (this.throttled && this.backlog <= this.opts.lowWaterBytes) this.release();
+      if (this.throttledHere && this.backlog <= this.opts.lowWaterBytes) {
+        this.throttledHere = false;
+        if (this.othersThrottled === 0) this.release();
+        this.opts.onThrottleChange?.(false);
+      }
     };
+  }
+
+  /**
+   * How many other brokers of the cluster are above their mark: their subscribers are slow, and
+   * agents here feed them too. From 0 to more, agents with a publish in this broker's backlog are
+   * paused, others when they publish; all resume once neither this broker nor any other is throttled.
+   */
+  setThrottledElsewhere(brokers: number): void {
+    const was = this.othersThrottled;
+    this.othersThrottled = brokers;
+    if (was === 0 && brokers > 0) for (const s of this.inTransit.keys()) this.hold(s);
+    else if (was > 0 && brokers === 0 && !this.throttledHere) this.release();
   }
 
   /** A connection that closed: nothing to resume, and no reference kept. */
@@ -102,7 +126,7 @@ export class FlowControl {
   }
 
   stats(): FlowControlStats {
-    return { backlogBytes: this.backlog, backlogPeakBytes: this.peak, publishersPaused: this.held.size, pauses: this.pauses, throttleEpisodes: this.episodes };
+    return { backlogBytes: this.backlog, backlogPeakBytes: this.peak, publishersPaused: this.held.size, pauses: this.pauses, throttleEpisodes: this.episodes, otherBrokersThrottled: this.othersThrottled };
   }
 
   private hold(source: Holdable): void {
@@ -113,7 +137,6 @@ export class FlowControl {
   }
 
   private release(): void {
-    this.throttled = false;
     const held = [...this.held];
     this.held.clear();
     for (const s of held) s.releaseInput();

@@ -21,6 +21,7 @@ import {
   type AuthBackend,
   type Principal,
 } from './auth.ts';
+import { ClusterThrottle, FLOW_TOPIC_FILTER } from './cluster-throttle.ts';
 import { ConnackFirst, type DeliveringClient } from './connack-first.ts';
 import { DEFAULT_HIGH_WATER_BYTES, FlowControl, type FlowControlStats } from './flow-control.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
@@ -124,7 +125,13 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const log = opts.logger ?? silentLogger;
   const rate = opts.maxPublishesPerSecond ?? DEFAULT_RATE;
   const highWaterBytes = opts.backlogHighWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
-  const flow = new FlowControl({ highWaterBytes, lowWaterBytes: opts.backlogLowWaterBytes ?? Math.floor(highWaterBytes / 4) });
+  // Told to the other brokers once the cluster's announcements are set up (below).
+  let announceThrottle: (throttled: boolean) => void = () => {};
+  const flow = new FlowControl({
+    highWaterBytes,
+    lowWaterBytes: opts.backlogLowWaterBytes ?? Math.floor(highWaterBytes / 4),
+    onThrottleChange: (throttled) => announceThrottle(throttled),
+  });
   const stats: Omit<BrokerStats, 'clients' | keyof FlowControlStats> = {
     connectsAccepted: 0,
     connectsRefused: 0,
@@ -167,7 +174,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
 
   // With the Redis emitter aedes calls back above once Redis has the publish; this broker's
   // subscribers get it later, from Redis. That part is counted here, so a slow subscriber still
-  // pauses the agents on its own broker (agents on other brokers it cannot reach: 0011).
+  // pauses the agents on its own broker (and, through cluster-throttle.ts, those on the others).
   redis?.countLocalDeliveries((packet: EmittedPacket) => {
     // Only agents' publishes, as above; agents alone have `agent-` client ids (auth.ts).
     if (!packet.clientId?.startsWith(AGENT_CLIENT_ID_PREFIX)) return undefined;
@@ -175,6 +182,28 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     const conn = local && connections.get(local);
     return flow.admit(packetBytes(packet), conn && !conn.destroyed ? conn : undefined);
   });
+  // ...and a broker above its mark has every other broker pause its agents too (cluster-throttle.ts).
+  const clusterThrottle = redis?.mq
+    ? new ClusterThrottle({
+        brokerId: broker.id,
+        announce: (topic, payload) => broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false } as PublishPacket, () => {}),
+        onElsewhereChange: (brokers) => flow.setThrottledElsewhere(brokers),
+        log,
+      })
+    : undefined;
+  if (clusterThrottle) {
+    announceThrottle = (throttled) => clusterThrottle.localChanged(throttled);
+    await new Promise<void>((resolve) =>
+      broker.subscribe(
+        FLOW_TOPIC_FILTER,
+        (packet, done) => {
+          clusterThrottle.received(packet.topic, packet.payload);
+          done();
+        },
+        () => resolve(),
+      ),
+    );
+  }
   // Persistence failures (Redis gone for good) come as 'error' events; unheard they end the process.
   (broker as unknown as EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'broker error (persistence)'));
 
@@ -343,6 +372,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        clusterThrottle?.close();
         const closed = [closeServer(tcpServer), wsServer ? closeServer(wsServer) : Promise.resolve()];
         await new Promise<void>((resolve) => broker.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
