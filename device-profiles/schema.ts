@@ -190,6 +190,15 @@ export const IndexPart = Type.Object(
     type: Literals(['integer', 'inetAddress', 'mac', 'string'] as const, 'integer: one arc; inetAddress/string: length-prefixed octets; mac: six arcs'),
     enum: Type.Optional(Type.Record(Type.String({ pattern: '^-?[0-9]+$' }), Type.String({ minLength: 1, maxLength: 64 }), { description: 'integer → text' })),
     skip: Type.Optional(Type.Boolean({ description: 'decode but do not emit as a tag (e.g. lldpRemTimeMark)' })),
+    lookup: Type.Optional(
+      Type.Object(
+        {
+          column: Oid('column of another table indexed by this number, e.g. 1.0.8802.1.1.2.1.3.7.1.3 (lldpLocPortId)'),
+          type: Literals(['string', 'octets'] as const, 'how its OctetString is shown (see SnmpAddress.type)'),
+        },
+        { ...strict, description: 'integer parts: tag the row with that column\'s value at this number instead of the number (a port name instead of lldpRemLocalPortNum); the number when the device has no such row' },
+      ),
+    ),
   },
   strict,
 );

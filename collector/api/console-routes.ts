@@ -22,7 +22,7 @@ import { summarise, type UnitSummary } from '../compliance/rollup.ts';
 import { lit } from '../compliance/telemetry-facts.ts';
 import { RENAMED_COUNTIES } from '../geo/regions.ts';
 import { readBoundaryFeatures } from '../geo/boundaries.ts';
-import { Enrollment, type Db, type Inventory, type Region, type School } from '../store/index.ts';
+import { Enrollment, type Db, type Device, type Inventory, type Region, type School } from '../store/index.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
 import { influxQuery, InfluxQueryError } from '../telemetry/influx-query.ts';
 import { Tickets } from '../tickets/store.ts';
@@ -153,6 +153,25 @@ const SeriesBody = Type.Object({
   transform: Type.String(),
   unit: Type.String({ description: 'Mbit/s, 1/s, or empty (the field’s own unit)' }),
   series: Type.Array(Type.Object({ tags: Type.Record(Type.String(), Type.String()), points: Type.Array(Type.Array(Type.Union([Type.Number(), Type.Null()]), { minItems: 2, maxItems: 2 }), { description: '[epoch ms, value] (value null: no data in that interval)' }) })),
+});
+
+/** How far back an LLDP neighbour still counts (the profile reads them every 15 minutes). */
+const NEIGHBOUR_WINDOW_S = 24 * 3600;
+const NeighboursBody = Type.Object({
+  neighbours: Type.Array(
+    Type.Object({
+      localPort: Type.String({ description: 'the port of this device, named from lldpLocPortTable (else its number)' }),
+      remoteSysName: Type.String(),
+      remotePortId: Type.Union([Type.String(), Type.Null()]),
+      remotePortDesc: Type.Union([Type.String(), Type.Null()]),
+      remoteChassisId: Type.Union([Type.String(), Type.Null()]),
+      seenAt: Type.String({ format: 'date-time', description: 'the last poll that saw it' }),
+      device: Type.Union(
+        [Type.Object({ agentId: Type.String(), deviceId: Type.String(), kind: Type.String(), state: Type.String(), name: Type.Optional(Type.String()) }), Type.Null()],
+        { description: "the school's device whose sysName it is (enrolled preferred), or null" },
+      ),
+    }),
+  ),
 });
 
 // ---------------------------------------------------------------- boundaries
@@ -692,6 +711,55 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
           };
         }),
       };
+    },
+  );
+
+  app.get(
+    '/api/v1/schools/:code/devices/:agent/:device/neighbours',
+    { schema: { summary: "A switch's LLDP neighbours seen in the last 24 h (which device hangs off which port), matched to the school's devices by sysName", params: SeriesParams, response: { 200: NeighboursBody, ...errors, 502: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } } },
+    async (req) => {
+      const p = req.params as Static<typeof SeriesParams>;
+      if (!deps.influx) throw new ApiError('TELEMETRY_UNAVAILABLE');
+      if (!(await deps.inventory.getSchool(p.code))) throw new ApiError('NOT_FOUND', `school ${p.code}`);
+      const where = [`"school" = ${lit(p.code)}`, `"agent" = ${lit(p.agent)}`, `"device" = ${lit(p.device)}`, `time > now() - ${NEIGHBOUR_WINDOW_S}s`].join(' AND ');
+      // The newest row of each (port, neighbour) series, with its time.
+      const stmt = `SELECT "remotePortId", "remotePortDesc", "remoteChassisId" FROM "lldp_neighbour" WHERE ${where} GROUP BY "localPort", "remoteSysName" ORDER BY time DESC LIMIT 1`;
+      let series;
+      try {
+        series = await influxQuery(deps.influx, stmt, { timeoutMs: 15_000 });
+      } catch (err) {
+        if (err instanceof InfluxQueryError) throw new ApiError('TELEMETRY_QUERY_FAILED', err.message);
+        throw err;
+      }
+      const bySysName = new Map<string, Device>();
+      for (const d of await deps.inventory.listDevices(p.code)) {
+        const sysName = d.attributes.sysName;
+        if (typeof sysName !== 'string' || d.state === 'retired') continue;
+        const key = sysName.toLowerCase();
+        if (!bySysName.has(key) || d.state === 'enrolled') bySysName.set(key, d);
+      }
+      const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+      const neighbours = series.flatMap((s) => {
+        const row = s.values[0];
+        const remoteSysName = s.tags?.remoteSysName;
+        if (!row || !remoteSysName) return [];
+        const col = (name: string) => row[s.columns.indexOf(name)];
+        const d = bySysName.get(remoteSysName.toLowerCase());
+        const name = d && (d.attributes.name ?? d.attributes.sysName);
+        return [
+          {
+            localPort: s.tags?.localPort ?? '',
+            remoteSysName,
+            remotePortId: text(col('remotePortId')),
+            remotePortDesc: text(col('remotePortDesc')),
+            remoteChassisId: text(col('remoteChassisId')),
+            seenAt: new Date(Number(col('time'))).toISOString(),
+            device: d ? { agentId: d.agentId, deviceId: d.deviceId, kind: d.kind, state: d.state, ...(name !== undefined ? { name: String(name) } : {}) } : null,
+          },
+        ];
+      });
+      neighbours.sort((a, b) => a.localPort.localeCompare(b.localPort, 'en', { numeric: true }) || a.remoteSysName.localeCompare(b.remoteSysName));
+      return { neighbours };
     },
   );
 

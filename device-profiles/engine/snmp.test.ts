@@ -108,7 +108,7 @@ describe('SNMP engine: LLDP neighbours from the simulated switch', () => {
   });
   afterAll(() => sw.stop());
 
-  it('reads lldpRemTable as lldp_neighbour readings: localPort and remoteSysName tags, ids as strings', async () => {
+  it('reads lldpRemTable as lldp_neighbour readings: localPort (named from lldpLocPortTable) and remoteSysName tags, ids as strings', async () => {
     const profile = registry.matchSnmp({ sysObjectID: '1.3.6.1.4.1.25506.11.1.100' })!;
     expect(profile.chain).toContain('generic-snmp-switch');
     const s = session(sw.port);
@@ -117,12 +117,33 @@ describe('SNMP engine: LLDP neighbours from the simulated switch', () => {
       expect(r.errors).toEqual([]);
       allValid(r.readings);
       expect(r.readings.filter((x) => x.measurement === 'lldp_neighbour').map(({ tags, metrics }) => ({ tags, metrics }))).toEqual([
-        { tags: { localPort: '2', remoteSysName: 'ap-lobby' }, metrics: { remoteChassisId: 'AP-SN-0042', remotePortId: '02:ca:aa:bb:cc:dd', remotePortDesc: '02:ca:aa:bb:cc:dd' } },
-        { tags: { localPort: '2', remoteSysName: 'phone-7' }, metrics: { remoteChassisId: '02:ca:aa:bb:cc:ee', remotePortId: 'port 1', remotePortDesc: 'port 1' } },
-        { tags: { localPort: '8', remoteSysName: 'core-sw1' }, metrics: { remoteChassisId: '02:ca:00:11:22:33', remotePortId: 'ge-0/0/3', remotePortDesc: 'to acc-sw2' } },
+        { tags: { localPort: 'ge-0/0/2', remoteSysName: 'ap-lobby' }, metrics: { remoteChassisId: 'AP-SN-0042', remotePortId: '02:ca:aa:bb:cc:dd', remotePortDesc: '02:ca:aa:bb:cc:dd' } },
+        { tags: { localPort: 'ge-0/0/2', remoteSysName: 'phone-7' }, metrics: { remoteChassisId: '02:ca:aa:bb:cc:ee', remotePortId: 'port 1', remotePortDesc: 'port 1' } },
+        { tags: { localPort: 'uplink8', remoteSysName: 'core-sw1' }, metrics: { remoteChassisId: '02:ca:00:11:22:33', remotePortId: 'ge-0/0/3', remotePortDesc: 'to acc-sw2' } },
       ]);
     } finally {
       s.close();
+    }
+  });
+
+  it('keeps the port number as localPort on a switch without lldpLocPortTable', async () => {
+    const old = await startSimulatedSwitch({
+      sysName: 'old-sw',
+      sysObjectID: '1.3.6.1.4.1.25506.11.1.100',
+      interfaces: 4,
+      uplinkMbps: 100,
+      neighbours: [{ localPort: 4, remoteSysName: 'core-sw1', remotePortId: 'ge-0/0/9', remoteChassisId: '02:ca:00:11:22:33' }],
+      lldpLocalPortTable: false,
+    });
+    const s = session(old.port);
+    try {
+      const profile = registry.matchSnmp({ sysObjectID: '1.3.6.1.4.1.25506.11.1.100' })!;
+      const r = await pollSnmpProfile(profile, s, { device: 'old-sw', groups: ['neighbours'] });
+      expect(r.errors).toEqual([]);
+      expect(r.readings.filter((x) => x.measurement === 'lldp_neighbour').map((x) => x.tags)).toEqual([{ localPort: '4', remoteSysName: 'core-sw1' }]);
+    } finally {
+      s.close();
+      await old.stop();
     }
   });
 

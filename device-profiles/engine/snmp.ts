@@ -276,6 +276,34 @@ async function pollScalars(ctx: Ctx, session: Session, group: PollGroup, now: ()
   return [{ device: ctx.device, ts, measurement: group.measurement, ...(Object.keys(tags).length ? { tags } : {}), metrics }];
 }
 
+/**
+ * For index parts with a `lookup`: number → text from the other table's column (one walk each per
+ * poll). A device without that table, or an unreadable value, leaves the number as the tag.
+ */
+async function walkLookups(ctx: Ctx, session: Session, group: PollGroup, maxRepetitions: number): Promise<Map<string, Map<string, string>>> {
+  const lookups = new Map<string, Map<string, string>>();
+  for (const part of group.index ?? []) {
+    if (!part.lookup || part.skip) continue;
+    const texts = new Map<string, string>();
+    try {
+      const { rows } = await walkColumn(session, part.lookup.column, group.maxRows ?? DEFAULT_MAX_ROWS, maxRepetitions);
+      for (const [suffix, vb] of rows) {
+        const raw = snmp.isVarbindError(vb) ? 'error' : rawValue(vb, part.lookup.type);
+        if (typeof raw === 'string') {
+          ctx.error(`${group.name}: ${part.name} ${suffix} lookup: ${raw}`);
+          continue;
+        }
+        const text = String(raw.value).slice(0, 256);
+        if (text) texts.set(suffix, text);
+      }
+    } catch (err) {
+      ctx.error(`${group.name}: ${part.name} lookup: ${(err as Error).message}`);
+    }
+    lookups.set(part.name, texts);
+  }
+  return lookups;
+}
+
 async function pollTable(ctx: Ctx, session: Session, group: PollGroup, now: () => number, maxRepetitions: number): Promise<{ readings: Reading[]; answered: boolean }> {
   const maxRows = group.maxRows ?? DEFAULT_MAX_ROWS;
   // each column keeps the time its walk ended: rates use it, not the end of the whole table
@@ -295,6 +323,7 @@ async function pollTable(ctx: Ctx, session: Session, group: PollGroup, now: () =
     }
   }
   if (!answered && lastError) throw lastError;
+  const lookups = await walkLookups(ctx, session, group, maxRepetitions);
   const ts = now();
   const keys = new Set<string>();
   for (const { rows } of columns.values()) for (const k of rows.keys()) keys.add(k);
@@ -306,6 +335,10 @@ async function pollTable(ctx: Ctx, session: Session, group: PollGroup, now: () =
       ctx.result.skipped++;
       ctx.error(`${group.name}: row index ${key.slice(0, 80)} does not decode as ${group.index!.map((p) => p.type).join('.')}`);
       continue;
+    }
+    for (const [name, texts] of lookups) {
+      const text = texts.get(indexTags[name] ?? '');
+      if (text) indexTags[name] = text;
     }
     const metrics: Record<string, number | boolean | string> = {};
     const tags: Record<string, string> = { ...indexTags };

@@ -28,12 +28,12 @@ describe('simulated school gear: LLDP wiring', () => {
       }
     };
     expect(await byName('S1-acc-sw2')).toEqual([
-      { tags: { localPort: '1', remoteSysName: 'S1-ap1' }, metrics: { remoteChassisId: chassisMacFor('S1-ap1'), remotePortId: 'uplink2', remotePortDesc: 'uplink2' } },
-      { tags: { localPort: '48', remoteSysName: 'S1-core-sw1' }, metrics: { remoteChassisId: chassisMacFor('S1-core-sw1'), remotePortId: 'ge-0/0/1', remotePortDesc: 'ge-0/0/1' } },
+      { tags: { localPort: 'ge-0/0/1', remoteSysName: 'S1-ap1' }, metrics: { remoteChassisId: chassisMacFor('S1-ap1'), remotePortId: 'uplink2', remotePortDesc: 'uplink2' } },
+      { tags: { localPort: 'uplink48', remoteSysName: 'S1-core-sw1' }, metrics: { remoteChassisId: chassisMacFor('S1-core-sw1'), remotePortId: 'ge-0/0/1', remotePortDesc: 'ge-0/0/1' } },
     ]);
     expect((await byName('S1-core-sw1')).map((n) => [n.tags?.localPort, n.tags?.remoteSysName, n.metrics.remotePortId])).toEqual([
-      ['1', 'S1-acc-sw2', 'uplink48'],
-      ['2', 'S1-acc-sw3', 'uplink48'],
+      ['ge-0/0/1', 'S1-acc-sw2', 'uplink48'],
+      ['ge-0/0/2', 'S1-acc-sw3', 'uplink48'],
     ]);
     // the APs' profile reads no LLDP, and an AP offers none
     expect(gear.devices.find((d) => d.sysName === 'S1-ap1')!.neighbours).toEqual([]);

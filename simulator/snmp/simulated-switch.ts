@@ -2,7 +2,7 @@
  * A simulated switch/AP that answers real SNMP (v1/v2c, community `public`) on one loopback UDP
  * port, using net-snmp's own Agent: system group, ifNumber, ifTable and ifXTable, with counters
  * that move as traffic-model.ts says, and, when given `neighbours`, LLDP-MIB lldpRemTable rows
- * (the switches it sees on its ports), and, when given `ipAddresses` or `uplinkIpv6`, IP-MIB
+ * (the switches it sees on its ports) with the lldpLocPortTable naming those ports, and, when given `ipAddresses` or `uplinkIpv6`, IP-MIB
  * ipAddressTable rows (which address sits on which interface). See docs/decisions/0003-simulated-snmp.md.
  */
 import * as dgram from 'node:dgram';
@@ -72,6 +72,8 @@ export interface SimulatedSwitchOptions {
   community?: string;
   /** LLDP neighbours (lldpRemTable rows); none: the switch offers no LLDP-MIB at all */
   neighbours?: readonly SimulatedNeighbour[];
+  /** false: no lldpLocPortTable beside the neighbours (older switches), so their port numbers go unnamed */
+  lldpLocalPortTable?: boolean;
   /** IP-MIB ipAddressTable rows; none (and no `uplinkIpv6`): the switch offers no ipAddressTable */
   ipAddresses?: readonly SimulatedIpAddress[];
   /** shorthand: this global IPv6 address on the uplink port (the last ifIndex), with a link-local fe80:: beside it */
@@ -90,6 +92,7 @@ export interface SimulatedSwitch {
 const IF_ENTRY = '1.3.6.1.2.1.2.2.1';
 const IFX_ENTRY = '1.3.6.1.2.1.31.1.1.1';
 const LLDP_REM_ENTRY = '1.0.8802.1.1.2.1.4.1.1';
+const LLDP_LOC_PORT_ENTRY = '1.0.8802.1.1.2.1.3.7.1';
 const IP_ADDRESS_ENTRY = '1.3.6.1.2.1.4.34.1';
 const RO = snmp.MaxAccess['read-only']!;
 const NA = snmp.MaxAccess['not-accessible']!;
@@ -238,7 +241,22 @@ export async function startSimulatedSwitch(opts: SimulatedSwitchOptions): Promis
         ],
         tableIndex: [{ columnName: 'lldpRemTimeMark' }, { columnName: 'lldpRemLocalPortNum' }, { columnName: 'lldpRemIndex' }],
       },
+      {
+        // lldpLocPortTable: what lldpRemLocalPortNum means (here the ifIndex, with the port's name)
+        name: 'lldpLocPortEntry',
+        type: snmp.MibProviderType.Table,
+        oid: LLDP_LOC_PORT_ENTRY,
+        maxAccess: NA,
+        tableColumns: [
+          { number: 1, name: 'lldpLocPortNum', type: T.Integer, maxAccess: NA },
+          { number: 2, name: 'lldpLocPortIdSubtype', type: T.Integer, maxAccess: RO },
+          { number: 3, name: 'lldpLocPortId', type: T.OctetString, maxAccess: RO },
+          { number: 4, name: 'lldpLocPortDesc', type: T.OctetString, maxAccess: RO },
+        ],
+        tableIndex: [{ columnName: 'lldpLocPortNum' }],
+      },
     ]);
+    if (opts.lldpLocalPortTable !== false) for (const p of ports) mib.addTableRow('lldpLocPortEntry', [p.ifIndex, 5 /* interfaceName */, p.ifName, p.ifName]);
     const perPort = new Map<number, number>();
     for (const n of opts.neighbours) {
       if (!byIndex.has(n.localPort)) throw new Error(`neighbour ${n.remoteSysName}: no local port ${n.localPort} on ${opts.sysName}`);

@@ -314,6 +314,7 @@ describe('map console in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => 
     expect(await ups.locator('[data-testid=attributes]').innerText()).toContain('SIM-UPS 3kVA');
     await shot('device-ups-chart.png');
 
+
     // planned devices by CSV: a bad kind on line 3 is shown with its line and column, and nothing is imported
     const header = 'name,kind,building,room,expected_ip,expected_model,lon,lat,heading_deg,hfov_deg,mount_height_m';
     const csv = (rows: string[]) => ({ name: 'planned.csv', mimeType: 'text/csv', buffer: Buffer.from([header, ...rows].join('\n') + '\n') });
@@ -330,6 +331,39 @@ describe('map console in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => 
     await page.locator('[data-testid=planned-csv]').setInputFiles(csv([`操场摄像机1,camera,操场,,,,${at}`, `操场摄像机2,camera,操场,,,,${at}`]));
     await page.locator('[data-testid=import-ok][data-imported="2"]').waitFor();
     await page.locator('[data-testid=inbox] td', { hasText: '操场摄像机2' }).waitFor();
+
+    // two switches behind gw-2: the core's LLDP neighbours name its port and open the access switch
+    const switches = [
+      { device: 'core-sw', sysName: `${SCHOOL_A}-core-sw1` },
+      { device: 'acc-sw', sysName: `${SCHOOL_A}-acc-sw2` },
+    ];
+    await stack.inventory.upsertDiscoveredDevices(SCHOOL_A, 'gw-2', switches.map((x, i) => ({ device: x.device, kind: 'switch', protocol: 'snmp' as const, address: `127.0.0.1:${16100 + i}`, attributes: { sysName: x.sysName } })), new Date());
+    for (const [i, x] of switches.entries()) {
+      await api(`/api/v1/schools/${SCHOOL_A}/devices/gw-2/${x.device}/accept`, { method: 'POST', body: JSON.stringify({ placement: { building: '网络中心', position: { lon: (school.lon ?? 115.98) - 0.0001 * (i + 1), lat: (school.lat ?? 36.45) + 0.0001 } } }) });
+    }
+    const seen = Date.now() - 5 * 60_000;
+    const lldp = [
+      `lldp_neighbour,school=${SCHOOL_A},agent=gw-2,device=core-sw,localPort=ge-0/0/1,remoteSysName=${switches[1]!.sysName} remotePortId="uplink48",remotePortDesc="uplink48",remoteChassisId="02:ca:11:22:33:44" ${seen}`,
+      `lldp_neighbour,school=${SCHOOL_A},agent=gw-2,device=core-sw,localPort=ge-0/0/7,remoteSysName=printer-3f remotePortId="port 1",remoteChassisId="02:ca:11:22:33:55" ${seen}`,
+    ];
+    expect((await fetch(`${influxUrl}/write?db=${influxDb}&precision=ms`, { method: 'POST', body: lldp.join('\n') })).status).toBe(204);
+    await page.reload(); // enrolled through the API behind the page's back (the admin token stays in the tab)
+    await page.locator('[data-testid=devices] tr[data-device="core-sw"]').click();
+    const core = page.locator('[data-testid=device-detail][data-device="core-sw"]');
+    const rows = core.locator('[data-testid=neighbours] tbody tr');
+    await rows.first().waitFor();
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-port'), tr.getAttribute('data-remote')]))).toEqual([
+      ['ge-0/0/1', switches[1]!.sysName],
+      ['ge-0/0/7', 'printer-3f'],
+    ]);
+    expect(await core.locator('[data-testid=neighbours] thead').innerText()).toContain('本端端口');
+    await core.locator('[data-testid=neighbours]').scrollIntoViewIfNeeded();
+    await shot('device-switch-neighbours.png');
+    // the printer is not one of the school's devices: no link; the access switch is, and opens
+    expect(await core.locator('tr[data-remote="printer-3f"] [data-testid=neighbour-device]').count()).toBe(0);
+    await core.locator('[data-testid=neighbour-device][data-device="acc-sw"]').click();
+    await page.locator('[data-testid=device-detail][data-device="acc-sw"]').waitFor();
+    expect(page.url()).toContain('sel=acc-sw');
   });
 
   it('edits the plan: draws a laboratory key area and saves it, its coverage shows; a self-intersecting one is refused with the reason', async () => {

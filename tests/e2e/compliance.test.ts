@@ -246,4 +246,27 @@ describe('compliance of a school whose gate camera breaks', () => {
     expect(rowOf(dcf.name)).toEqual(REPORT_COLUMNS.map((c) => c.value(dcf)).map((v) => v ?? undefined));
     expect(rowOf(dcf.name)[REPORT_COLUMNS.findIndex((c) => c.header === '关键区域全覆盖学校数')]).toBe(0);
   });
+
+  it("lists the core switch's LLDP neighbours with its own port names, linked to the school's devices", async () => {
+    const core = gear.devices.find((d) => d.id === 'sw-1')!;
+    const access = gear.devices.find((d) => d.id === 'sw-2')!;
+    expect(core.sysName).toMatch(/core/);
+    const { neighbours } = await waitFor('the core switch\'s neighbours', async () => {
+      const r = await api<{ neighbours: Array<Record<string, unknown>> }>(`/api/v1/schools/${SCHOOL_A}/devices/gw-1/sw-1/neighbours`);
+      return r.neighbours.length > 0 ? r : undefined;
+    });
+    const expected = core.neighbours.map((n) => ({
+      localPort: core.device.ports.find((p) => p.ifIndex === n.localPort)!.ifName,
+      remoteSysName: n.remoteSysName,
+      remotePortId: n.remotePortId,
+    }));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(neighbours.map((n) => ({ localPort: n.localPort, remoteSysName: n.remoteSysName, remotePortId: n.remotePortId }))).toEqual(expected);
+    // the access switch is one of the school's devices: the console can open it from here
+    expect(neighbours.find((n) => n.remoteSysName === access.sysName)).toMatchObject({ device: { agentId: 'gw-1', deviceId: 'sw-2', kind: 'switch' } });
+    for (const n of neighbours) expect(Date.parse(String(n.seenAt))).toBeGreaterThan(Date.now() - 3600_000);
+
+    const none = await fetch(`${stack.collector.url}/api/v1/schools/9999999999/devices/gw-1/sw-1/neighbours`);
+    expect(none.status).toBe(404);
+  });
 });

@@ -163,8 +163,62 @@ function DeviceHistory({ school, device, t }: { school: string; device: Dev; t: 
   );
 }
 
+interface Neighbour {
+  localPort: string;
+  remoteSysName: string;
+  remotePortId: string | null;
+  remotePortDesc: string | null;
+  seenAt: string;
+  device: { agentId: string; deviceId: string; kind: string; state: string; name?: string } | null;
+}
+
+/** Which devices hang off which port of a switch (LLDP, last 24 h); a neighbour the school has opens on click. */
+function Neighbours({ school, device, onSelectDevice, t }: { school: string; device: Dev; onSelectDevice?: (deviceId: string) => void; t: T }) {
+  const [list, setList] = useState<Neighbour[] | 'no-influx' | null>(null);
+  useEffect(() => {
+    const ac = new AbortController();
+    get<{ neighbours: Neighbour[] }>(`${devicePath(school, device.agentId, device.deviceId)}/neighbours`, ac.signal)
+      .then((r) => setList(r.neighbours))
+      .catch((err) => !ac.signal.aborted && setList(err instanceof ApiFailure && err.status === 503 ? 'no-influx' : null));
+    return () => ac.abort();
+  }, [school, device.agentId, device.deviceId]);
+  if (list === null || list === 'no-influx') return null;
+  return (
+    <>
+      <h3>{t('neighbours')}</h3>
+      {list.length === 0 && <p className="muted" data-testid="neighbours-empty">{t('neighboursEmpty')}</p>}
+      {list.length > 0 && (
+        <table data-testid="neighbours">
+          <thead>
+            <tr><th>{t('neighbours.localPort')}</th><th>{t('neighbours.remote')}</th><th>{t('neighbours.remotePort')}</th><th>{t('neighbours.seen')}</th></tr>
+          </thead>
+          <tbody>
+            {list.map((n) => (
+              <tr key={`${n.localPort}|${n.remoteSysName}`} data-port={n.localPort} data-remote={n.remoteSysName}>
+                <td>{n.localPort}</td>
+                <td>
+                  {n.device && onSelectDevice && n.device.agentId === device.agentId ? (
+                    <button className="link" data-testid="neighbour-device" data-device={n.device.deviceId} onClick={() => onSelectDevice(n.device!.deviceId)}>
+                      {n.remoteSysName}
+                    </button>
+                  ) : (
+                    n.remoteSysName
+                  )}
+                  {n.device && <small> · {kindName(t, n.device.kind)}</small>}
+                </td>
+                <td>{n.remotePortDesc && n.remotePortDesc !== n.remotePortId ? `${n.remotePortId ?? ''} (${n.remotePortDesc})` : n.remotePortId ?? '—'}</td>
+                <td><small>{date(n.seenAt)}</small></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
 /** `onMove`: starts moving the device on the map (an enrolled one; absent: no move button), offered as `moveGate` says. */
-export function DevicePanel({ school, device, step, onClose, onMove, moveGate, t }: { school: string; device: Dev; step: number | null; onClose: () => void; onMove?: () => void; moveGate?: Gate; t: T }) {
+export function DevicePanel({ school, device, step, onClose, onMove, moveGate, onSelectDevice, t }: { school: string; device: Dev; step: number | null; onClose: () => void; onMove?: () => void; moveGate?: Gate; onSelectDevice?: (deviceId: string) => void; t: T }) {
   const attrs = Object.entries(device.attributes ?? {});
   return (
     <div className="device-panel" data-testid="device-detail" data-device={device.deviceId} data-kind={device.kind}>
@@ -201,6 +255,7 @@ export function DevicePanel({ school, device, step, onClose, onMove, moveGate, t
         </>
       )}
       <TelemetryChart school={school} device={device} t={t} />
+      {(device.kind === 'switch' || device.kind === 'router') && <Neighbours school={school} device={device} onSelectDevice={onSelectDevice} t={t} />}
       <DeviceHistory school={school} device={device} t={t} />
     </div>
   );

@@ -229,6 +229,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           onClose={() => go({ view: 'school', school: code, selected: '' })}
           onMove={selectedDevice.state === 'enrolled' && !enroll.hidden ? () => place('move', selectedDevice) : undefined}
           moveGate={enroll}
+          onSelectDevice={(deviceId) => go({ view: 'school', school: code, selected: deviceId })}
           t={t}
         />
       )}
