@@ -67,8 +67,12 @@ const auditOf = (o: Record<string, unknown>) => ({
   auditKeepDays: o.auditKeepDays as number,
 });
 const VIEW_CACHE: O.OptionSpec = { key: 'viewCacheMb', flag: '--view-cache-mb <MiB>', env: 'CAMPUS_VIEW_CACHE_MB', type: 'int', min: 0, max: 65_536, default: 64, description: 'memory for cached camera view polygons, shared by all schools; views dropped from it are computed again when needed (0 = none kept)' };
+const EXPORT_SPECS: O.OptionSpec[] = [
+  { key: 'maxExports', flag: '--max-exports <n>', env: 'CAMPUS_MAX_EXPORTS', type: 'int', min: 1, max: 32, default: 2, description: 'Excel exports (tables, audit log) built at once; each large one takes a core for seconds' },
+  { key: 'exportQueue', flag: '--export-queue <n>', env: 'CAMPUS_EXPORT_QUEUE', type: 'int', min: 0, max: 1000, default: 4, description: 'Excel exports that wait for a turn (up to 30 s); more are refused with 503 and Retry-After' },
+];
 const NOTIFY: O.OptionSpec = { key: 'notify', flag: '--notify <file>', env: 'CAMPUS_NOTIFY_FILE', type: 'string', description: 'YAML file of group chats (WeCom, DingTalk robots) and message gateways told about repair tickets; holds their keys, keep it mode 600 (see docs/operations.md)' };
-const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, NOTIFY, ...SESSION_SPECS, ...AUDIT_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
+const COLLECTOR_SPECS = [O.HOST, O.HTTP_PORT, O.MQTT_URL, O.MQTT_USERNAME, O.MQTT_PASSWORD, O.INFLUX_URL, O.INFLUX_DB, O.INFLUX_USER, O.INFLUX_PASSWORD, O.INFLUX_TOKEN, O.DATABASE_URL, O.DATA_DIR, O.API_TOKEN, SCHOOLS, TICKET_AFTER, NOTIFY, ...SESSION_SPECS, ...AUDIT_SPECS, ...EXPORT_SPECS, VIEW_CACHE, ...TILE_SPECS, O.LOG_LEVEL];
 
 // ---- broker ----
 withOptions(
@@ -143,6 +147,8 @@ withOptions(program.command('collector').description('ingest (MQTT → InfluxDB 
     ...sessionOf(o),
     ...auditOf(o),
     viewCacheBytes: (o.viewCacheMb as number) * 1024 * 1024,
+    maxExports: o.maxExports as number,
+    exportQueue: o.exportQueue as number,
     notify,
     logger,
   });

@@ -219,6 +219,7 @@ describe('GET /api/v1/health', () => {
         rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])),
       },
       csvImports: { accepted: 0, rejectedFiles: 0, rejectedRows: 0 },
+      exports: { built: 0, refused: 0, abandoned: 0, running: 0, queued: 0 },
     });
     // No in-process broker was given: no broker section.
     expect(body).not.toHaveProperty('broker');

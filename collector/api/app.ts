@@ -32,6 +32,7 @@ import { registerSessionRoutes } from './session-routes.ts';
 import { AuditLog } from '../auth/audit-log.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import type { NotifyStats } from '../notify/notifier.ts';
+import { ExportQueue, type ExportLimits } from './export-queue.ts';
 
 export interface ApiDeps {
   inventory: Inventory;
@@ -66,6 +67,8 @@ export interface ApiDeps {
   trustProxy?: string[];
   /** Delete audit log entries older than this many days, once a day; no deletion when absent. */
   auditKeepDays?: number;
+  /** Excel exports built at once and waiting (defaults: 2 and 4; see export-queue.ts). */
+  exports?: Partial<ExportLimits>;
 }
 
 /** A health probe that hangs counts as down: /health must answer even then. */
@@ -86,6 +89,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.trustProxy?.length ? { trustProxy: deps.trustProxy } : {}),
   });
   const csvCounters = { accepted: 0, rejectedFiles: 0, rejectedRows: 0 };
+  const exports = new ExportQueue(deps.exports);
 
   await app.register(swagger, {
     openapi: {
@@ -128,7 +132,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
   const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' } };
   registerSessionRoutes(app, { access, sessions, users });
-  registerAuditRoutes(app, { access, audit });
+  registerAuditRoutes(app, { access, audit, exports });
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -154,6 +158,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       ingest: { ...ingest.counters, ...(ingest.lastMessageAt ? { lastMessageAt: new Date(ingest.lastMessageAt).toISOString() } : {}) },
       ...(deps.brokerStats ? { broker: deps.brokerStats() } : {}),
       csvImports: csvCounters,
+      exports: exports.stats(),
       ...(deps.notifications ? { notifications: deps.notifications() } : {}),
     };
     return reply.status(body.status === 'ok' ? 200 : 503).send(body);
@@ -207,7 +212,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const compliance = deps.compliance ?? new ComplianceService({ db: deps.db, inventory: deps.inventory, sink: deps.sink, events, refreshIntervalMs: 0 });
   registerComplianceRoutes(app, { ...deps, events, compliance, access });
   await registerConsoleRoutes(app, { ...deps, events, compliance });
-  registerExportRoutes(app);
+  registerExportRoutes(app, { exports });
   registerTicketRoutes(app, {
     tickets: deps.tickets ?? new Tickets(deps.db),
     events,

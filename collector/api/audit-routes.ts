@@ -8,9 +8,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AUDIT_EVENTS, type AuditEntry, type AuditEvent, type AuditFilter, type AuditLog } from '../auth/audit-log.ts';
 import type { Access } from './access.ts';
 import { ApiError } from './errors.ts';
-import { contentDisposition, tableWorkbook, TABLE_LIMITS } from './table-workbook.ts';
-
-const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+import { XLSX, type ExportQueue } from './export-queue.ts';
+import { TABLE_LIMITS, type TableExport } from './table-workbook.ts';
 
 /** Event names as the workbook (and the console) shows them. */
 export const AUDIT_EVENT_NAMES: Record<AuditEvent, string> = {
@@ -82,7 +81,45 @@ function filterOf(q: AuditQuery): AuditFilter {
 
 const detailText = (e: AuditEntry): string => (Object.keys(e.detail).length ? JSON.stringify(e.detail) : '');
 
-export function registerAuditRoutes(app: FastifyInstance, deps: { access: Access; audit: AuditLog }): void {
+/** The entries the filter matches, newest first (at most TABLE_LIMITS.rows), as the workbook's table. */
+async function auditTable(audit: AuditLog, q: AuditQuery, f: AuditFilter): Promise<TableExport> {
+  const { entries, total } = await audit.list({ ...f, limit: TABLE_LIMITS.rows, offset: 0 });
+  const filter = [
+    q.from && `起 ${q.from}`,
+    q.to && `止 ${q.to}`,
+    q.event && `事件：${AUDIT_EVENT_NAMES[q.event]}`,
+    q.username && `用户：${q.username}`,
+    total > entries.length && `共 ${total} 条，导出最新 ${entries.length} 条`,
+  ].filter(Boolean).join('；');
+  return {
+    title: '安全审计日志',
+    ...(filter ? { filter } : {}),
+    columns: [
+      { header: '时间', type: 'datetime' },
+      { header: '事件', type: 'text' },
+      { header: '用户名', type: 'text' },
+      { header: '姓名', type: 'text' },
+      { header: '来源地址', type: 'text' },
+      { header: '对象', type: 'text' },
+      { header: '结果', type: 'text' },
+      { header: '详情', type: 'text' },
+      { header: '浏览器', type: 'text' },
+    ],
+    rows: entries.map((e) => [
+      e.at,
+      AUDIT_EVENT_NAMES[e.event] ?? e.event,
+      e.username,
+      e.displayName,
+      e.clientIp,
+      e.target,
+      e.outcome === 'success' ? '成功' : '失败',
+      detailText(e).slice(0, TABLE_LIMITS.cellChars),
+      e.userAgent,
+    ]),
+  };
+}
+
+export function registerAuditRoutes(app: FastifyInstance, deps: { access: Access; audit: AuditLog; exports: ExportQueue }): void {
   const { access, audit } = deps;
   const guard = access.guard('users', () => 'city');
   const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' } };
@@ -111,50 +148,13 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { access: Access
         security,
         querystring: AuditQuery,
         produces: [XLSX],
-        response: { 200: { description: 'the workbook, 安全审计日志_<date in China>.xlsx', content: { [XLSX]: { schema: { type: 'string', format: 'binary' } } } }, ...errors },
+        response: { 200: { description: 'the workbook, 安全审计日志_<date in China>.xlsx', content: { [XLSX]: { schema: { type: 'string', format: 'binary' } } } }, ...errors, 503: { $ref: 'Error#' } },
       },
     },
     async (req: FastifyRequest, reply) => {
       const q = req.query as AuditQuery;
-      const { entries, total } = await audit.list({ ...filterOf(q), limit: TABLE_LIMITS.rows, offset: 0 });
-      const filter = [
-        q.from && `起 ${q.from}`,
-        q.to && `止 ${q.to}`,
-        q.event && `事件：${AUDIT_EVENT_NAMES[q.event]}`,
-        q.username && `用户：${q.username}`,
-        total > entries.length && `共 ${total} 条，导出最新 ${entries.length} 条`,
-      ].filter(Boolean).join('；');
-      const { buffer, fileName, date } = await tableWorkbook({
-        title: '安全审计日志',
-        ...(filter ? { filter } : {}),
-        columns: [
-          { header: '时间', type: 'datetime' },
-          { header: '事件', type: 'text' },
-          { header: '用户名', type: 'text' },
-          { header: '姓名', type: 'text' },
-          { header: '来源地址', type: 'text' },
-          { header: '对象', type: 'text' },
-          { header: '结果', type: 'text' },
-          { header: '详情', type: 'text' },
-          { header: '浏览器', type: 'text' },
-        ],
-        rows: entries.map((e) => [
-          e.at,
-          AUDIT_EVENT_NAMES[e.event] ?? e.event,
-          e.username,
-          e.displayName,
-          e.clientIp,
-          e.target,
-          e.outcome === 'success' ? '成功' : '失败',
-          detailText(e).slice(0, TABLE_LIMITS.cellChars),
-          e.userAgent,
-        ]),
-      });
-      return reply
-        .header('content-type', XLSX)
-        .header('content-disposition', contentDisposition(fileName, `audit_${date}.xlsx`))
-        .header('cache-control', 'no-store')
-        .send(buffer);
+      const f = filterOf(q); // a bad filter is a 400 before an export turn is taken
+      return deps.exports.send(req, reply, () => auditTable(audit, q, f), (date) => `audit_${date}.xlsx`);
     },
   );
 }

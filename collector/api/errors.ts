@@ -20,6 +20,8 @@ export const API_ERRORS = {
   UNKNOWN_POLICY_PACK: { status: 400, message: 'policy pack %s is not loaded' },
   INVALID_MONTH: { status: 400, message: '%s' },
   MONTH_IN_FUTURE: { status: 400, message: '%s' },
+  // table and audit-log exports (collector/api/export-queue.ts): the message says why, in Chinese and English
+  EXPORT_BUSY: { status: 503, message: '%s' },
   TELEMETRY_UNAVAILABLE: { status: 503, message: 'no InfluxDB is configured: telemetry goes to files, which cannot be queried%s' },
   TELEMETRY_QUERY_FAILED: { status: 502, message: '%s' },
   // floor-plan images (collector/api/floorplan-routes.ts)

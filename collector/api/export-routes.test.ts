@@ -1,15 +1,21 @@
 /**
  * `POST /api/v1/export/table.xlsx` through fastify's `inject()` on the real API (PGlite inventory):
  * the workbook is read back with exceljs — sheet and file names, title, frozen bold header, number
- * formats, values, Chinese text — and bad tables are refused with the row and column named.
+ * formats, values, Chinese text — and bad tables are refused with the row and column named. Large
+ * exports: a 20,000-row table streamed and read back whole; at most 2 built at once and 1 waiting,
+ * the rest refused with 503 (turns held open by a test hook, no timing); a client that goes away
+ * part-way gives its turn back (a real socket on loopback).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPgliteDb } from '../../tests/setup/pglite.ts';
+import { waitFor } from '../../tests/setup/wait.ts';
 import { Ingest } from '../ingest/ingest.ts';
 import { Inventory, type Db } from '../store/index.ts';
 import { FileLineSink } from '../telemetry/file-sink.ts';
@@ -198,5 +204,142 @@ describe('POST /api/v1/export/table.xlsx', () => {
 
     const good = await post(schools);
     expect(good.statusCode).toBe(200);
+  });
+});
+
+/** A whole city's worth of schools: the most rows an export may have. */
+function bigTable(rows = TABLE_LIMITS.rows): TableExport {
+  return {
+    title: '聊城市学校',
+    filter: '全部学校',
+    columns: [
+      { header: '名称', type: 'text' },
+      { header: '学校标识码', type: 'text' },
+      { header: '覆盖率', type: 'percent' },
+      { header: '摄像机在线', type: 'integer' },
+      { header: '计算时间', type: 'datetime' },
+    ],
+    rows: Array.from({ length: rows }, (_, i) => [`第${i + 1}小学`, String(3715020001 + i), (i % 1000) / 1000, i % 40, new Date(Date.UTC(2026, 10, 25, 6, 3) - i * 60_000).toISOString()]),
+  };
+}
+
+describe('large exports, streamed a few at a time', () => {
+  it('streams a 20,000-row table that reads back whole: every row, typed cells, the last row', async () => {
+    const big = bigTable();
+    const res = await post(big);
+    expect(res.statusCode).toBe(200);
+    const ws = (await workbookOf(res.rawPayload)).worksheets[0]!;
+    // title, filter line, header, then every row
+    expect(ws.rowCount).toBe(3 + TABLE_LIMITS.rows);
+    expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 3 });
+    expect(ws.getRow(3).getCell(1).font?.bold).toBe(true);
+    const first = ws.getRow(4);
+    expect(first.getCell(1).value).toBe('第1小学');
+    expect(first.getCell(2).value).toBe('3715020001');
+    expect(first.getCell(2).numFmt).toBe('@');
+    expect(first.getCell(3).value).toBe(0);
+    expect(first.getCell(3).numFmt).toBe('0.0%');
+    expect((first.getCell(5).value as Date).toISOString()).toBe('2026-11-25T14:03:00.000Z');
+    const mid = ws.getRow(4 + 12_345);
+    expect(mid.getCell(1).value).toBe('第12346小学');
+    expect(mid.getCell(3).value).toBe(0.345);
+    expect(mid.getCell(4).value).toBe(12_345 % 40);
+    expect(mid.getCell(4).numFmt).toBe('#,##0');
+    const last = ws.getRow(3 + TABLE_LIMITS.rows);
+    expect((last.values as unknown[]).slice(1, 5)).toEqual(['第20000小学', String(3715020001 + 19_999), 0.999, 19_999 % 40]);
+    expect((last.getCell(5).value as Date).toISOString()).toBe(new Date(Date.UTC(2026, 10, 25, 14, 3) - 19_999 * 60_000).toISOString());
+    let n = 0;
+    ws.eachRow(() => void n++);
+    expect(n).toBe(3 + TABLE_LIMITS.rows); // no row lost or empty in between
+  });
+
+  describe('with turns held open', () => {
+    let held: FastifyInstance;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+
+    beforeAll(async () => {
+      const inventory = new Inventory(db);
+      const ingest = new Ingest({ mqttUrl: 'mqtt://127.0.0.1:9', username: 'collector', password: 'unused', inventory, sink, logger: silent });
+      // every export waits at the start of its turn until the test lets them go
+      held = await buildApi({ inventory, db, ingest, sink, apiToken: 'test-admin-token-0123456789', exports: { concurrent: 2, queue: 1, holdTurn: () => gate } });
+      await held.ready();
+    });
+    afterAll(async () => {
+      release();
+      await held?.close();
+    });
+    const exportsNow = async () => (await held.inject({ method: 'GET', url: '/api/v1/health' })).json<{ exports: Record<string, number> }>().exports;
+    const exportsAre = (want: Record<string, number>) => async () => {
+      const e = await exportsNow();
+      return Object.entries(want).every(([k, v]) => e[k] === v) ? e : undefined;
+    };
+
+    it('builds 2 at once, queues 1, refuses the next with 503 and Retry-After, and still checks tables first', async () => {
+      const send = (body: unknown) => held.inject({ method: 'POST', url: URL, payload: body as object });
+      const building = [send(schools), send(schools)];
+      await waitFor('two exports in their turns', exportsAre({ running: 2, queued: 0 }));
+      const waiting = send(schools);
+      await waitFor('one export waiting', exportsAre({ running: 2, queued: 1 }));
+
+      const refused = await send(schools);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers['retry-after']).toBe('10');
+      expect(refused.headers['content-type']).toMatch(/^application\/json/);
+      expect(refused.json()).toMatchObject({ code: 'EXPORT_BUSY', details: { retryAfterSeconds: 10 } });
+      expect(refused.json<{ message: string }>().message).toMatch(/^导出任务繁忙：已有 2 个表格正在生成、1 个在排队，请 10 秒后重试 \(too many exports at once: 2 being built and 1 waiting; try again in 10 s\)$/);
+      // the audit log's export shares the same turns
+      const audit = await held.inject({ method: 'GET', url: '/api/v1/audit.xlsx', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+      expect(audit.statusCode).toBe(503);
+      expect(audit.json()).toMatchObject({ code: 'EXPORT_BUSY' });
+
+      // a bad table is refused for what it is, before any turn: 400, not 503, and no workbook bytes
+      const bad = await send({ ...schools, rows: [schools.rows[0]!.map((x, j) => (j === 2 ? '87.5%' : x))] });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.headers['content-type']).toMatch(/^application\/json/);
+      expect(bad.json<{ code: string; message: string }>()).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/row 1, column 3 \(覆盖率\) must be a number/) });
+      expect(await exportsNow()).toMatchObject({ running: 2, queued: 1, refused: 2, built: 0 });
+
+      release();
+      for (const res of await Promise.all([...building, waiting])) {
+        expect(res.statusCode).toBe(200);
+        const ws = (await workbookOf(res.rawPayload)).worksheets[0]!;
+        expect(ws.getRow(4).getCell(1).value).toBe(LONG_NAME);
+        expect(ws.rowCount).toBe(6);
+      }
+      await waitFor('every turn given back', exportsAre({ running: 0, queued: 0, built: 3, refused: 2 }));
+      expect((await send(schools)).statusCode).toBe(200);
+    });
+  });
+
+  it('gives the turn back when the client goes away part-way through a large export', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const inventory = new Inventory(db);
+    const ingest = new Ingest({ mqttUrl: 'mqtt://127.0.0.1:9', username: 'collector', password: 'unused', inventory, sink, logger: silent });
+    const server = await buildApi({ inventory, db, ingest, sink, apiToken: 'test-admin-token-0123456789', exports: { concurrent: 1, queue: 0, holdTurn: () => gate } });
+    try {
+      await server.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = server.server.address() as AddressInfo;
+      const exportsNow = async () => (await server.inject({ method: 'GET', url: '/api/v1/health' })).json<{ exports: Record<string, number> }>().exports;
+      const body = JSON.stringify(bigTable());
+      const client = request({ host: '127.0.0.1', port, method: 'POST', path: URL, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+      client.on('error', () => {}); // destroyed on purpose below
+      client.end(body);
+      await waitFor('the export to hold its turn', async () => ((await exportsNow()).running === 1 ? true : undefined));
+      client.destroy();
+      release();
+      // ~1.5 MB cannot wait in the reply's buffers for a reader that is gone: the export stops and frees its turn
+      const e = await waitFor('the turn to be given back', async () => {
+        const s = await exportsNow();
+        return s.running === 0 ? s : undefined;
+      });
+      expect(e).toMatchObject({ abandoned: 1, built: 0 });
+      const again = await server.inject({ method: 'POST', url: URL, payload: schools });
+      expect(again.statusCode).toBe(200);
+    } finally {
+      release();
+      await server.close();
+    }
   });
 });

@@ -2,14 +2,15 @@
  * `POST /api/v1/export/table.xlsx`: the console sends the table the user sees (typed columns, the
  * rows after filtering and sorting) and gets it back as an Excel workbook with a Chinese file name.
  * Open like the reads: it formats what the caller sends and reads nothing from the store. The
- * schema bounds the size; `checkTable` checks every cell against its column's type.
+ * schema bounds the size; `checkTable` checks every cell against its column's type. The workbook is
+ * streamed into the reply as it is built, a few exports at a time (export-queue.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from './errors.ts';
-import { checkTable, COLUMN_TYPES, contentDisposition, TABLE_LIMITS, TableRejected, tableWorkbook, type TableExport } from './table-workbook.ts';
+import { XLSX, type ExportQueue } from './export-queue.ts';
+import { checkTable, COLUMN_TYPES, TABLE_LIMITS, TableRejected, type TableExport } from './table-workbook.ts';
 
-const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const L = TABLE_LIMITS;
 const literals = <T extends readonly string[]>(xs: T) => Type.Union(xs.map((x) => Type.Literal(x)));
 const Decimals = Type.Integer({ minimum: 0, maximum: L.decimals, description: 'digits after the point (number: default 2, percent: default 1)' });
@@ -38,7 +39,7 @@ export const TableBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerExportRoutes(app: FastifyInstance): void {
+export function registerExportRoutes(app: FastifyInstance, deps: { exports: ExportQueue }): void {
   app.post(
     '/api/v1/export/table.xlsx',
     {
@@ -49,6 +50,7 @@ export function registerExportRoutes(app: FastifyInstance): void {
         response: {
           200: { description: `the workbook; Content-Disposition names it <title>_<date in China>.xlsx (RFC 5987 filename*)`, content: { [XLSX]: { schema: { type: 'string', format: 'binary' } } } },
           400: { $ref: 'Error#' },
+          503: { $ref: 'Error#' },
         },
       },
     },
@@ -60,12 +62,8 @@ export function registerExportRoutes(app: FastifyInstance): void {
         if (err instanceof TableRejected) throw new ApiError('INVALID_INPUT', err.message);
         throw err;
       }
-      const { buffer, fileName, date } = await tableWorkbook(table);
-      return reply
-        .header('content-type', XLSX)
-        .header('content-disposition', contentDisposition(fileName, `table_${date}.xlsx`))
-        .header('cache-control', 'no-store')
-        .send(buffer);
+      // checked before a turn is taken or a byte is sent: a bad table always gets its 400
+      return deps.exports.send(req, reply, () => table, (date) => `table_${date}.xlsx`);
     },
   );
 }

@@ -91,6 +91,16 @@ export const Health = Type.Object({
   }),
   broker: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'counters of the bundled broker when it runs in this process' })),
   csvImports: Type.Object({ accepted: Type.Integer(), rejectedFiles: Type.Integer(), rejectedRows: Type.Integer() }),
+  exports: Type.Object(
+    {
+      built: Type.Integer({ description: 'Excel exports sent whole' }),
+      refused: Type.Integer({ description: 'refused with 503 EXPORT_BUSY (too many at once, or waited too long)' }),
+      abandoned: Type.Integer({ description: 'stopped part-way: the client went away or stopped reading, or building failed' }),
+      running: Type.Integer(),
+      queued: Type.Integer(),
+    },
+    { description: 'table and audit-log Excel exports (--max-exports, --export-queue)' },
+  ),
   notifications: Type.Optional(
     Type.Object(
       {

@@ -2,8 +2,10 @@
  * A table the console shows, as an Excel workbook (`POST /api/v1/export/table.xlsx`): the rows the
  * user sees after filtering and sorting, with typed columns, so that numbers stay numbers, shares
  * are percentages and times are dates in China time. Cells are always values, never formulas, so a
- * name starting with `=` cannot run anything. See docs/decisions/0010-table-export.md.
+ * name starting with `=` cannot run anything. See docs/decisions/0010-table-export.md; the file is
+ * streamed as it is built (`writeTableWorkbook`, docs/decisions/0012-streaming-export.md).
  */
+import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { styleHeaderRow, styleTitleRow, THIN_BORDER } from '../compliance/report.ts';
 
@@ -182,21 +184,19 @@ function shownWidth(v: TableCell, type: ColumnType, decimals: number | undefined
 const HEADER_MAX_WIDTH = 16; // longer headers wrap onto a second line rather than widen the column
 const MIN_WIDTH = 6, MAX_WIDTH = 60;
 
-/** The workbook: a title row saying what and when, the filter line, a frozen bold header with a filter, then the rows. */
-export async function tableWorkbook(t: TableExport, now = new Date()): Promise<{ buffer: Buffer; fileName: string; sheet: string; date: string }> {
-  const { date, minute } = chinaNow(now);
-  const n = t.columns.length;
-  const sheet = sheetName(t.title);
-  const wb = new ExcelJS.Workbook();
-  wb.creator = 'campus';
-  wb.created = now;
-  wb.title = t.title;
+/** Where `layoutTable` puts a built row: in-memory sheets keep it, streaming sheets commit it. */
+export type AfterRow = (row: ExcelJS.Row) => void | Promise<void>;
 
-  const headerRowNo = t.filter ? 3 : 2;
-  const ws = wb.addWorksheet(sheet, {
-    views: [{ state: 'frozen', ySplit: headerRowNo }],
-    pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0 },
-  });
+/**
+ * The sheet: a title row saying what and when, the filter line, a frozen bold header with a filter,
+ * then the rows. Works on an in-memory worksheet and on a streaming one alike; with a streaming
+ * sheet, `afterRow` commits each row (and may wait for the reader), so the column widths, merges,
+ * views and filter are all set before the first row is written, as the writer needs.
+ */
+export async function layoutTable(ws: ExcelJS.Worksheet, t: TableExport, now: Date, afterRow?: AfterRow): Promise<void> {
+  const { minute } = chinaNow(now);
+  const n = t.columns.length;
+  const headerRowNo = headerRowOf(t);
   ws.pageSetup.printTitlesRow = `${headerRowNo}:${headerRowNo}`;
 
   const widths = t.columns.map((c, i) => {
@@ -215,12 +215,15 @@ export async function tableWorkbook(t: TableExport, now = new Date()): Promise<{
   styleTitleRow(title);
   title.alignment = { horizontal: 'center', vertical: 'middle', wrapText: true };
   title.height = 22 * linesFor(titleText) * 1.1;
+  const top = [title];
   if (t.filter) {
     const f = ws.addRow([t.filter]);
     f.font = { color: { argb: 'FF4B5563' } };
     f.alignment = { wrapText: true, vertical: 'top' };
     f.height = 15 * linesFor(t.filter) + 3;
+    top.push(f);
   }
+  // merged before the rows are committed: a streaming sheet writes each cell's merge with its row
   if (n > 1) for (let r = 1; r < headerRowNo; r++) ws.mergeCells(r, 1, r, n);
 
   const header = ws.addRow(t.columns.map((c) => c.header));
@@ -231,6 +234,7 @@ export async function tableWorkbook(t: TableExport, now = new Date()): Promise<{
     cell.border = THIN_BORDER;
   });
   ws.autoFilter = { from: { row: headerRowNo, column: 1 }, to: { row: headerRowNo, column: n } };
+  if (afterRow) for (const row of [...top, header]) await afterRow(row);
 
   for (const cells of t.rows) {
     const row = ws.addRow(
@@ -253,6 +257,105 @@ export async function tableWorkbook(t: TableExport, now = new Date()): Promise<{
       cell.numFmt = v !== null && typeof v === 'object' ? numFmtOf(v.type, v.decimals)! : (numFmtOf(col.type, col.decimals) ?? '@');
       if (col.type === 'text' && typeof v === 'string' && v.includes('\n')) cell.alignment = { vertical: 'top', wrapText: true };
     }
+    if (afterRow) {
+      const wait = afterRow(row);
+      if (wait) await wait; // most rows do not wait: no promise, no extra turn of the event loop
+    }
   }
-  return { buffer: Buffer.from(await wb.xlsx.writeBuffer()), fileName: fileName(t.title, date), sheet, date };
+}
+
+/** The header is row 2, or row 3 under a filter line. */
+const headerRowOf = (t: TableExport): number => (t.filter ? 3 : 2);
+
+/** What the sheet is set up with before any row is added (views and page setup are fixed when a streaming sheet is opened). */
+export function sheetOptions(t: TableExport): Partial<ExcelJS.AddWorksheetOptions> {
+  return {
+    views: [{ state: 'frozen', ySplit: headerRowOf(t) }],
+    pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0 },
+  };
+}
+
+/** The names that go in the reply's headers, known before a byte of the workbook is written. */
+export function tableFileNames(t: TableExport, now: Date): { fileName: string; sheet: string; date: string } {
+  const { date } = chinaNow(now);
+  return { fileName: fileName(t.title, date), sheet: sheetName(t.title), date };
+}
+
+/** The reader stopped reading for too long, or went away: the export is abandoned. */
+export class ExportAbandoned extends Error {}
+
+/** How many rows are built between looks at the reader (a few hundred KB of XML at most). */
+const ROWS_PER_LOOK = 200;
+
+/**
+ * Writes the workbook into `out` as it is built (exceljs' streaming writer: each row is committed
+ * and zipped, then dropped), waiting whenever `out` has more than its buffer unread, so memory
+ * stays bounded by a few hundred rows whatever the table's size and the reader's speed. Resolves
+ * when the whole file is in `out`; rejects with `ExportAbandoned` if `out` is closed first or
+ * does not drain within `stallMs`. Call `checkTable` first: nothing here checks the cells.
+ */
+export async function writeTableWorkbook(t: TableExport, out: Writable, opts: { now?: Date; stallMs?: number; useSharedStrings?: boolean } = {}): Promise<void> {
+  const now = opts.now ?? new Date();
+  const stallMs = opts.stallMs ?? 60_000;
+  // shared strings as before (the bench compares inline strings: decision 0012)
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: opts.useSharedStrings ?? true });
+  wb.creator = wb.lastModifiedBy = 'campus';
+  wb.created = now;
+  wb.title = t.title;
+  const ws = wb.addWorksheet(sheetName(t.title), sheetOptions(t));
+  const gone = closedEarly(out);
+  // the zip writer has no error listener until its last step: pass its errors on to `out`
+  (wb as unknown as { zip: NodeJS.EventEmitter }).zip.on('error', (err: Error) => out.destroy(err));
+  try {
+    let sinceLook = 0;
+    await layoutTable(ws, t, now, (row) => {
+      row.commit();
+      if (++sinceLook < ROWS_PER_LOOK) return undefined;
+      sinceLook = 0;
+      return readerCaughtUp(out, stallMs);
+    });
+    ws.commit();
+    await Promise.race([wb.commit(), gone.promise]);
+  } catch (err) {
+    (wb as unknown as { zip: { abort(): void } }).zip.abort();
+    if (!out.destroyed) out.destroy();
+    throw err;
+  } finally {
+    gone.dispose();
+  }
+}
+
+/** A promise that rejects when `out` is closed or fails before it has taken the whole file. */
+function closedEarly(out: Writable): { promise: Promise<never>; dispose(): void } {
+  let onClose: () => void = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onClose = () => {
+      if (!out.writableFinished) reject(new ExportAbandoned('the client went away before the workbook was complete'));
+    };
+    out.on('close', onClose);
+    out.on('error', onClose);
+  });
+  promise.catch(() => {}); // only raced; never left unhandled
+  return { promise, dispose: () => (out.off('close', onClose), out.off('error', onClose)) };
+}
+
+/** Lets the zip writer run, then waits while `out` holds more than its buffer unread. */
+async function readerCaughtUp(out: Writable, stallMs: number): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  while (out.writableNeedDrain && !out.destroyed) {
+    let timer: NodeJS.Timeout | undefined;
+    let done: () => void = () => {};
+    const drained = await new Promise<boolean>((resolve) => {
+      done = () => resolve(true);
+      out.once('drain', done);
+      out.once('close', done);
+      timer = setTimeout(() => resolve(false), stallMs);
+    }).finally(() => {
+      clearTimeout(timer);
+      out.off('drain', done);
+      out.off('close', done);
+    });
+    if (!drained) throw new ExportAbandoned(`the client read nothing for ${Math.round(stallMs / 1000)} s`);
+  }
+  if (out.destroyed) throw new ExportAbandoned('the client went away before the workbook was complete');
 }
