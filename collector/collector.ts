@@ -70,6 +70,9 @@ export interface CollectorConfig {
   trustProxy?: string[];
   /** Audit log entries are kept this many days (default 180; less is allowed, with a warning). */
   auditKeepDays?: number;
+  /** Excel exports built at once (default 2) and waiting for a turn (default 4); more get 503. */
+  maxExports?: number;
+  exportQueue?: number;
 }
 
 export interface RunningCollector {
@@ -157,7 +160,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   });
   // what was failing before a restart, before the first reading can change it
   await tickets.load();
-  const notifier = cfg.notify && new TicketNotifier({ db: store.db, events, config: cfg.notify, log: { warn: (obj, msg) => cfg.logger.warn({ component: 'notify', ...obj }, msg) } });
+  const notifier = cfg.notify && new TicketNotifier({ db: store.db, events, config: cfg.notify, log: { warn: (obj, msg) => cfg.logger.warn({ component: 'notify', ...obj }, msg), info: (obj, msg) => cfg.logger.info({ component: 'notify', ...obj }, msg) } });
   notifier?.start();
   const ingest = new Ingest({
     mqttUrl: cfg.mqttUrl,
@@ -191,7 +194,7 @@ export async function startCollector(cfg: CollectorConfig): Promise<RunningColle
   });
   const auditKeepDays = cfg.auditKeepDays ?? DEFAULT_AUDIT_KEEP_DAYS;
   if (auditKeepDays < MIN_AUDIT_KEEP_DAYS) cfg.logger.warn({ auditKeepDays }, `audit log kept only ${auditKeepDays} days: 网络安全法 第二十一条 asks for at least 6 months (${MIN_AUDIT_KEEP_DAYS} days)`);
-  const app = await buildApi({ trustProxy: cfg.trustProxy, auditKeepDays, inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, notifications: notifier ? () => notifier.stats() : undefined, onDevicesChanged: (ref) => {
+  const app = await buildApi({ trustProxy: cfg.trustProxy, auditKeepDays, exports: { ...(cfg.maxExports ? { concurrent: cfg.maxExports } : {}), ...(cfg.exportQueue !== undefined ? { queue: cfg.exportQueue } : {}) }, inventory: store.inventory, db: store.db, ingest, sink, apiToken, brokerStats: cfg.brokerStats, compliance, events, tickets: tickets.tickets, influx: influxConnection(cfg), warmMapCache: true, mapTiles: cfg.mapTiles, sessions: { idleMs: cfg.sessionIdleMs, maxMs: cfg.sessionMaxMs }, notifications: notifier ? () => notifier.stats() : undefined, onDevicesChanged: (ref) => {
       ingest.refreshDevices();
       ingest.publishConfig(ref.schoolCode, ref.agentId).catch((err: Error) => cfg.logger.warn({ err: err.message }, 'could not publish agent config'));
       // a camera placed, moved or retired: recompute that school's coverage

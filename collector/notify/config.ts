@@ -19,7 +19,10 @@ const HttpUrl = Type.String({ pattern: '^https?://[^\\s]+$', description: 'http:
 
 const Target = Type.Object(
   {
-    /** shown in logs and /health instead of the URL (which carries the robot's key) */
+    /**
+     * shown in logs and /health instead of the URL (which carries the robot's key), and the
+     * target's identity in the outbox: renaming it abandons the changes still waiting for it
+     */
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     url: HttpUrl,
     format: Type.Union([Type.Literal('wecom'), Type.Literal('dingtalk'), Type.Literal('json')]),
@@ -56,6 +59,8 @@ export const NotifyFile = Type.Object(
     queueSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
     /** tries per message before it counts as failed; default 5 */
     attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    /** days the outbox keeps changes delivered, given up or dropped (for looking back); default 7 */
+    keepDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
     targets: Type.Array(Target, { minItems: 1 }),
   },
   { additionalProperties: false },
@@ -66,6 +71,9 @@ export type NotifyTargetConfig = Static<typeof Target>;
 const check = TypeCompiler.Compile(NotifyFile);
 
 export class NotifyConfigError extends Error {}
+
+/** The target's identity in logs, /health and the outbox: its `name`, or `<format>-<place in the list>`. */
+export const targetName = (t: Pick<NotifyTargetConfig, 'name' | 'format'>, index: number): string => t.name ?? `${t.format}-${index + 1}`;
 
 /** Checks parsed YAML; throws NotifyConfigError naming the place and the problem. */
 export function parseNotifyConfig(data: unknown, source = 'notification file'): NotifyFile {
@@ -82,8 +90,13 @@ export function parseNotifyConfig(data: unknown, source = 'notification file'): 
     }
   };
   if (data.consoleUrl && badUrl(data.consoleUrl)) throw new NotifyConfigError(`${source}: /consoleUrl: not a URL`);
+  const names = new Set<string>();
   data.targets.forEach((t, i) => {
     const where = `${source}: /targets/${i}`;
+    // the name keys the target's rows in the outbox: two targets with one name would send each other's
+    const name = targetName(t, i);
+    if (names.has(name)) throw new NotifyConfigError(`${where}/name: "${name}" is another target's name already; each target needs its own`);
+    names.add(name);
     if (badUrl(t.url)) throw new NotifyConfigError(`${where}/url: not a URL`);
     if (t.secret && t.format !== 'dingtalk') throw new NotifyConfigError(`${where}: secret is DingTalk's signing secret; a ${t.format} target has none`);
     if (t.scope && !t.scope.counties?.length && !t.scope.schools?.length) throw new NotifyConfigError(`${where}: scope needs counties or schools (leave it out for all)`);

@@ -37,14 +37,16 @@ describe.each(STORE_BACKENDS)('ticket notifications on $name', (backend) => {
   let servers: RecordingServer[];
   let notifier: TicketNotifier | undefined;
   const warnings: string[] = [];
+  const infos: string[] = [];
 
   const server = async () => {
     const s = await startRecordingServer();
     servers.push(s);
     return s;
   };
-  const start = (cfg: unknown, tuning: { timeoutMs?: number } = {}) => {
-    notifier = new TicketNotifier({ db, events, config: parseNotifyConfig(cfg), log: { warn: (obj, msg) => warnings.push(`${msg} ${JSON.stringify(obj)}`) }, tuning: { ...FAST, ...tuning } });
+  const start = (cfg: unknown, tuning: { timeoutMs?: number } = {}, onDb = db) => {
+    const log = { warn: (obj: object, msg: string) => warnings.push(`${msg} ${JSON.stringify(obj)}`), info: (obj: object, msg: string) => infos.push(`${msg} ${JSON.stringify(obj)}`) };
+    notifier = new TicketNotifier({ db: onDb, events, config: parseNotifyConfig(cfg), log, tuning: { ...FAST, ...tuning } });
     notifier.start();
     return notifier;
   };
@@ -58,6 +60,7 @@ describe.each(STORE_BACKENDS)('ticket notifications on $name', (backend) => {
     events = new EventBus();
     servers = [];
     warnings.length = 0;
+    infos.length = 0;
     await inv.upsertRegion({ code: '371500', name: '聊城市', level: 'city' });
     await inv.upsertRegion({ code: '371502', name: '东昌府区', level: 'county', parentCode: '371500' });
     await inv.upsertRegion({ code: '371521', name: '阳谷县', level: 'county', parentCode: '371500' });
@@ -277,6 +280,124 @@ describe.each(STORE_BACKENDS)('ticket notifications on $name', (backend) => {
     expect(n.stats()).toMatchObject({ sent: 0, failed: 1, queued: 0 });
     expect(n.stats().targets[0]!.lastError).toMatch(/ECONNREFUSED/);
   });
+
+  // ---- the outbox: what is queued survives a restart ----
+
+  type OutboxRow = { target: string; ticketId: number; action: string; state: string; attempts: number; lastError: string | null };
+  const outboxRows = () =>
+    db.query<OutboxRow>(`SELECT target, (notice->>'ticketId')::int AS "ticketId", notice->>'action' AS action, state, attempts, last_error AS "lastError" FROM notify_outbox ORDER BY id`);
+  const deadUrl = async () => {
+    const gone = await server();
+    await gone.close();
+    servers.splice(servers.indexOf(gone), 1);
+    return gone.url;
+  };
+  const jsonIds = (s: RecordingServer) => s.requests.flatMap((r) => (JSON.parse(r.body) as { notifications: Array<{ ticketId: number }> }).notifications.map((x) => x.ticketId));
+
+  it('sends after a restart what was queued while the target was unreachable', async () => {
+    const first = start({ attempts: 20, targets: [{ name: '装备群', url: await deadUrl(), format: 'json' }] });
+    const opened = [await openAuto('cam-01'), await openAuto('cam-02'), await openAuto('cam-03')];
+    for (const t of opened) publish(t);
+    const refused = await waitFor('all three refused at least once', async () => {
+      const rows = await outboxRows();
+      return rows.length === 3 && rows.every((r) => r.attempts >= 1) ? rows : undefined;
+    });
+    expect(refused.map((r) => [r.target, r.state])).toEqual(Array(3).fill(['装备群', 'queued']));
+    expect(refused[0]!.lastError).toMatch(/ECONNREFUSED/);
+    await first.stop();
+    expect(first.stats().sent).toBe(0);
+
+    // a new collector on the same database; the target (same name) is reachable again
+    const gw = await server();
+    const second = start({ attempts: 20, targets: [{ name: '装备群', url: gw.url, format: 'json' }] });
+    await waitFor('the three changes delivered', () => (second.stats().targets[0]!.delivered === 3 ? true : undefined));
+    expect(jsonIds(gw)).toEqual(opened.map((t) => t.id));
+    expect((await outboxRows()).map((r) => r.state)).toEqual(['delivered', 'delivered', 'delivered']);
+    expect(infos.join('\n')).toMatch(/resuming ticket notifications left from before.*"queued":3/);
+    expect(second.stats()).toMatchObject({ sent: 1, failed: 0, queued: 0 });
+  });
+
+  it('sends nothing twice after a restart: what was delivered before stays delivered', async () => {
+    const gw = await server();
+    const cfg = { targets: [{ name: 'gw', url: gw.url, format: 'json' }] };
+    const first = start(cfg);
+    const a = await openAuto('cam-01');
+    publish(a);
+    await waitFor('the first change delivered', () => (first.stats().targets[0]!.delivered === 1 ? true : undefined));
+    await first.stop();
+
+    const second = start(cfg);
+    const b = await openAuto('cam-02');
+    publish(b);
+    await waitFor('the second change delivered', () => (second.stats().targets[0]!.delivered === 1 ? true : undefined));
+    // the oldest is sent first: had the first change been queued again, it would have come before
+    expect(jsonIds(gw)).toEqual([a.id, b.id]);
+    expect((await outboxRows()).map((r) => [r.ticketId, r.state, r.attempts])).toEqual([
+      [a.id, 'delivered', 1],
+      [b.id, 'delivered', 1],
+    ]);
+  });
+
+  it('writes a burst of hundreds of changes to the outbox in one statement', async () => {
+    const gw = await server();
+    let inserts = 0;
+    const counting: Db = {
+      kind: db.kind,
+      query: (sql, params) => {
+        if (/INSERT INTO notify_outbox/.test(sql)) inserts++;
+        return db.query(sql, params);
+      },
+      exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
+      ping: () => db.ping(),
+      close: () => db.close(),
+    };
+    start({ targets: [{ name: 'gw', url: `${gw.url}/json`, format: 'json' }, { name: 'robot', url: `${gw.url}/robot`, format: 'wecom', perMinute: 600 }] }, {}, counting);
+    const changes: Ticket[] = [];
+    for (const school of [SCHOOL, OTHER]) {
+      for (let i = 1; i <= 30; i++) {
+        const t = await openAuto(`cam-${String(i).padStart(2, '0')}`, 'unreachable', school);
+        changes.push(t, await tickets.act(t.id, 'resolve', 'system', '设备已恢复正常，工单自动解决'));
+      }
+    }
+    for (const t of changes) publish(t);
+    const rows = await waitFor('240 rows in the outbox', async () => {
+      const r = await outboxRows();
+      return r.length === 240 ? r : undefined;
+    });
+    expect(inserts).toBe(1);
+    expect(rows.filter((r) => r.target === 'gw')).toHaveLength(120);
+    expect(rows.filter((r) => r.target === 'robot')).toHaveLength(120);
+    expect(new Set(rows.map((r) => r.action))).toEqual(new Set(['open', 'resolve']));
+  });
+
+  it('takes over a change leased by a collector that crashed mid-send once the lease runs out, its attempts counted', async () => {
+    const t = await openAuto('cam-01');
+    const notice = { action: 'open', ticketId: t.id, state: 'open', schoolCode: SCHOOL, schoolName: '东昌府区实验小学', countyCode: '371502', agentId: 'gw-1', deviceId: 'cam-01', deviceKind: 'camera', fault: 'unreachable', title: 't cam-01', faultSince: SINCE.toISOString(), at: t.updatedAt, actor: 'system', note: null };
+    // as the crashed collector left it: two attempts made, leased for another second
+    await db.query(`INSERT INTO notify_outbox (target, notice, created_at, next_attempt_at, attempts, last_error) VALUES ('gw', $1::jsonb, now(), now() + interval '1 second', 2, 'ECONNREFUSED')`, [JSON.stringify(notice)]);
+    const gw = await server();
+    const n = start({ attempts: 3, targets: [{ name: 'gw', url: gw.url, format: 'json' }] });
+    await waitFor('the leased change delivered', () => (n.stats().targets[0]!.delivered === 1 ? true : undefined));
+    expect(jsonIds(gw)).toEqual([t.id]);
+    expect((await outboxRows()).map((r) => [r.state, r.attempts])).toEqual([['delivered', 3]]);
+  });
+
+  it('keeps the waiting changes of a renamed target and says so; deletes done rows after keepDays', async () => {
+    const old = start({ attempts: 20, targets: [{ name: '旧群', url: await deadUrl(), format: 'json' }] });
+    publish(await openAuto('cam-01'));
+    await waitFor('the change in the outbox', async () => ((await outboxRows()).length === 1 ? true : undefined));
+    await old.stop();
+    // a delivered row from long ago, for the retention sweep
+    await db.query(`INSERT INTO notify_outbox (target, notice, created_at, next_attempt_at, state, done_at, attempts) VALUES ('新群', '{}', now() - interval '9 days', now() - interval '9 days', 'delivered', now() - interval '8 days', 1)`);
+
+    const gw = await server();
+    start({ keepDays: 7, targets: [{ name: '新群', url: gw.url, format: 'json' }] });
+    await waitFor('the old delivered row deleted', async () => ((await outboxRows()).length === 1 ? true : undefined));
+    expect(warnings.join('\n')).toMatch(/target "旧群", which the notify file no longer names.*"queued":1/);
+    expect((await outboxRows()).map((r) => [r.target, r.state])).toEqual([['旧群', 'queued']]);
+    expect(gw.requests).toHaveLength(0);
+  });
 });
 
 describe('the notification file', () => {
@@ -290,6 +411,10 @@ describe('the notification file', () => {
     expect(() => parseNotifyConfig({ targets: [{ url: 'http://x', format: 'json', scope: { counties: ['3715'] } }] })).toThrow(/scope\/counties\/0/);
     expect(() => parseNotifyConfig({ on: ['comment'], targets: ok.targets })).toThrow(/\/on\/0/);
     expect(() => parseNotifyConfig({ ...ok, webhook: 'x' })).toThrow(/webhook|additional/i);
+    const robot = { url: 'http://x', format: 'wecom' };
+    expect(() => parseNotifyConfig({ targets: [{ ...robot, name: '装备群' }, { ...robot, name: '装备群' }] })).toThrow(/\/targets\/1\/name: "装备群" is another target's name/);
+    // an unnamed second wecom target is wecom-2
+    expect(() => parseNotifyConfig({ targets: [{ ...robot, name: 'wecom-2' }, robot] })).toThrow(/\/targets\/1\/name: "wecom-2"/);
   });
 
   it('warns when the file (it holds webhook keys) is readable by everyone; names a missing file', () => {

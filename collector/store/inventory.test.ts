@@ -122,7 +122,7 @@ describe.each(backends)('inventory store on $name', (backend) => {
       try {
         const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
         const all = (await loadMigrations()).map((m) => m.version);
-        if (fresh) expect([...ra, ...rb].sort()).toEqual(all);
+        if (fresh) expect([...ra, ...rb].sort((x, y) => x - y)).toEqual(all);
         const rows = await a.query<{ n: number }>('SELECT count(*) AS n FROM schema_migrations');
         expect(rows[0]!.n).toBe(all.length);
       } finally {
