@@ -689,13 +689,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
       const where = [`"school" = ${lit(p.code)}`, `"agent" = ${lit(p.agent)}`, `"device" = ${lit(p.device)}`, ...(q.ifName ? [`"ifName" = ${lit(q.ifName)}`] : []), `time > now() - ${seconds}s`].join(' AND ');
       const groupTags = q.measurement === 'interface' && !q.ifName ? ', "ifName"' : '';
       const stmt = `SELECT ${select} AS "value" FROM "${q.measurement}" WHERE ${where} GROUP BY time(${every})${groupTags} fill(none)`;
-      let series;
-      try {
-        series = await influxQuery(deps.influx, stmt, { timeoutMs: 15_000 });
-      } catch (err) {
-        if (err instanceof InfluxQueryError) throw new ApiError('TELEMETRY_QUERY_FAILED', err.message);
-        throw err;
-      }
+      const series = await telemetryQuery(deps.influx, stmt);
       return {
         measurement: q.measurement,
         field: q.field,
@@ -724,13 +718,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
       const where = [`"school" = ${lit(p.code)}`, `"agent" = ${lit(p.agent)}`, `"device" = ${lit(p.device)}`, `time > now() - ${NEIGHBOUR_WINDOW_S}s`].join(' AND ');
       // The newest row of each (port, neighbour) series, with its time.
       const stmt = `SELECT "remotePortId", "remotePortDesc", "remoteChassisId" FROM "lldp_neighbour" WHERE ${where} GROUP BY "localPort", "remoteSysName" ORDER BY time DESC LIMIT 1`;
-      let series;
-      try {
-        series = await influxQuery(deps.influx, stmt, { timeoutMs: 15_000 });
-      } catch (err) {
-        if (err instanceof InfluxQueryError) throw new ApiError('TELEMETRY_QUERY_FAILED', err.message);
-        throw err;
-      }
+      const series = await telemetryQuery(deps.influx, stmt);
       const bySysName = new Map<string, Device>();
       for (const d of await deps.inventory.listDevices(p.code)) {
         const sysName = d.attributes.sysName;
@@ -765,6 +753,16 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
 
   await registerConsoleStatic(app, deps.consoleDir);
   return cache;
+}
+
+/** An InfluxQL query for a console route: a failing InfluxDB answers 502 with its reason. */
+async function telemetryQuery(influx: InfluxConnection, stmt: string) {
+  try {
+    return await influxQuery(influx, stmt, { timeoutMs: 15_000 });
+  } catch (err) {
+    if (err instanceof InfluxQueryError) throw new ApiError('TELEMETRY_QUERY_FAILED', err.message);
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------- the console itself
