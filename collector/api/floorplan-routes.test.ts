@@ -133,6 +133,7 @@ describe.each(STORE_BACKENDS)('floor-plan routes on $name', (backend) => {
     ['a JPEG cut short', JPEG.subarray(0, JPEG.length - 300), 'image/jpeg', 400, 'FLOORPLAN_DAMAGED', 'truncated', /JPEG ends/],
     ['a PNG 25000 px wide', pngHeaderOnly(25_000, 400), 'image/png', 400, 'FLOORPLAN_BAD_DIMENSIONS', 'dimensions', /25000 × 400 px; each side must be 1–20000 px/],
     ['a PNG 0 px high', pngHeaderOnly(400, 0), 'image/png', 400, 'FLOORPLAN_BAD_DIMENSIONS', 'dimensions', /400 × 0 px/],
+    ['a PNG whose chunks are whole but whose pixel data is one row of 300', pngHeaderOnly(400, 300), 'image/png', 400, 'FLOORPLAN_DAMAGED', 'corrupt', /image data inflates to only 5 of the 480300 bytes its header calls for \(400 × 300 px, 8-bit RGBA\)/],
     ['a good PNG sent as text/plain', plan.png, 'text/plain', 415, 'FLOORPLAN_NOT_IMAGE', 'content-type', /Content-Type image\/png, image\/jpeg or image\/webp \(got text\/plain\)/],
     ['a good PNG sent as JSON', Buffer.from('{"x":1}'), 'application/json', 415, 'FLOORPLAN_NOT_IMAGE', 'content-type', /got application\/json/],
   ])('refuses %s with the reason, and keeps the stored image', async (_what, body, type, status, code, problem, message) => {

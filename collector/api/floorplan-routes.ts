@@ -11,7 +11,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Db } from '../store/index.ts';
 import { GeorefProblem, validateGeoref, type Georef } from '../floorplan/georef.ts';
-import { IMAGE_TYPES, ImageProblem, probeImage, type ImageType } from '../floorplan/image.ts';
+import { IMAGE_TYPES, ImageProblem, inspectImage, type ImageType } from '../floorplan/image.ts';
 import { FloorPlans, type FloorPlanMeta } from '../floorplan/store.ts';
 import type { Access } from './access.ts';
 import { ApiError } from './errors.ts';
@@ -94,7 +94,7 @@ export const floorPlanRoutes: FastifyPluginAsync<FloorPlanRouteDeps> = async (ap
       bodyLimit: MAX_FLOORPLAN_BYTES,
       schema: {
         summary: "Upload the school's floor-plan image (PNG, JPEG or WebP, ≤ 20 MB, each side ≤ 20000 px), replacing any earlier one and its placement",
-        description: 'The raw file is the body. The content decides the type (magic bytes) and the pixel size (from the header); a file that is not such an image, is cut short or damaged, or has an unusable size is refused with the reason.',
+        description: 'The raw file is the body. The content decides the type (magic bytes) and the pixel size (from the header); a file that is not such an image, is cut short or damaged (for a PNG: pixel data that does not inflate to exactly the scanlines its header calls for), or has an unusable size is refused with the reason.',
         security: [{ bearer: [] }],
         consumes: [...IMAGE_TYPES],
         params: S.SchoolCodeParams,
@@ -110,7 +110,7 @@ export const floorPlanRoutes: FastifyPluginAsync<FloorPlanRouteDeps> = async (ap
       const file = req.body;
       let info;
       try {
-        info = probeImage(file);
+        info = await inspectImage(file);
       } catch (err) {
         if (!(err instanceof ImageProblem)) throw err;
         const code = err.problem === 'not-an-image' ? 'FLOORPLAN_NOT_IMAGE' : err.problem === 'dimensions' ? 'FLOORPLAN_BAD_DIMENSIONS' : 'FLOORPLAN_DAMAGED';

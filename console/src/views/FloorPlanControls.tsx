@@ -4,7 +4,7 @@ import { ApiFailure, auth, del, floorPlanPath, maybe, put, putFile, type Feature
 import type { T } from '../App';
 import type { MessageKey } from '../i18n/index';
 import { date, num } from '../i18n/index';
-import { FloorPlanLayer } from './FloorPlanLayer';
+import { FloorPlanLayer, type ImageFailure } from './FloorPlanLayer';
 import type { Gate } from '../auth/permissions';
 import { bottomRight, defaultPlacement, measure, rounded, sameAspect, toMetres, withRotation, withWidth, type Around, type Corners } from './FloorPlanPlacement';
 
@@ -50,7 +50,7 @@ export function FloorPlan({ map, t, code, gate, school, campus }: {
   const [notice, setNotice] = useState<'fp.saved' | 'fp.deleted' | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const [broken, setBroken] = useState(false);
+  const [broken, setBroken] = useState<ImageFailure | null>(null);
   const [typing, setTyping] = useState<{ field: 'width' | 'rotation'; text: string } | null>(null);
 
   useEffect(() => {
@@ -97,7 +97,7 @@ export function FloorPlan({ map, t, code, gate, school, campus }: {
       const before = meta;
       const m = await putFile<FloorPlanMeta>(floorPlanPath(code), file);
       setMeta(m);
-      setBroken(false);
+      setBroken(null);
       // an upload clears the placement: start from the old one when the drawing has the same shape
       const start = before?.georef && sameAspect(before, m) ? before.georef : defaultPlacement(m, around());
       setDraft(start);
@@ -141,7 +141,7 @@ export function FloorPlan({ map, t, code, gate, school, campus }: {
       await del(floorPlanPath(code));
       setMeta(null);
       setDraft(null);
-      setBroken(false);
+      setBroken(null);
       setNotice('fp.deleted');
     } catch (err) {
       setError(reasonOf(err, t));
@@ -184,7 +184,7 @@ export function FloorPlan({ map, t, code, gate, school, campus }: {
           opacity={opacity}
           editing={draft !== null}
           onChange={setDraft}
-          onImageError={() => setBroken(true)}
+          onImageError={setBroken}
         />
       )}
       {error && (
@@ -194,7 +194,8 @@ export function FloorPlan({ map, t, code, gate, school, campus }: {
         </p>
       )}
       {notice && <p className="pass" data-testid="floorplan-notice">{t(notice)}</p>}
-      {broken && <p className="error" data-testid="floorplan-broken">{t('fp.loadFailed')}</p>}
+      {broken === 'load' && <p className="error" data-testid="floorplan-broken">{t('fp.loadFailed')}</p>}
+      {broken === 'decode' && <p className="error" data-testid="floorplan-undecodable">{t('fp.undecodable')}</p>}
       {meta && (
         <p className="muted" data-testid="floorplan-meta">
           {t('fp.size')} {meta.width} × {meta.height} {t('fp.pixels')} · {sizeOf(meta.bytes)} · {t('fp.uploaded')} {date(meta.uploadedAt)} {meta.uploadedBy}

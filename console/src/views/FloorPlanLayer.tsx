@@ -2,6 +2,9 @@ import { useEffect, useRef } from 'react';
 import L from 'leaflet';
 import type { FloorPlanGeoref } from '../api';
 import { AffineImageOverlay } from './FloorPlanOverlay';
+
+/** Why the image is not drawn: not fetched or its header unreadable ('load'), or its pixels not decodable ('decode'). */
+export type ImageFailure = 'load' | 'decode';
 import { bottomRight, centreOf, dragBottomRight, moveTo, type CornerKey, type Corners } from './FloorPlanPlacement';
 
 type Handle = CornerKey | 'bottomRight' | 'centre';
@@ -24,7 +27,7 @@ export function FloorPlanLayer({ map, url, size, corners, opacity, editing, onCh
   opacity: number;
   editing: boolean;
   onChange: (c: Corners) => void;
-  onImageError: () => void;
+  onImageError: (why: ImageFailure) => void;
 }) {
   const overlay = useRef<AffineImageOverlay | null>(null);
   const latest = useRef({ corners, onChange, onImageError });
@@ -33,7 +36,8 @@ export function FloorPlanLayer({ map, url, size, corners, opacity, editing, onCh
   // the image: one layer per file; corners and opacity are set on it below
   useEffect(() => {
     const o = new AffineImageOverlay(url, size, latest.current.corners, { opacity, className: 'floorplan-image' });
-    o.on('error', () => latest.current.onImageError());
+    o.on('error', () => latest.current.onImageError('load'));
+    o.on('undecodable', () => latest.current.onImageError('decode'));
     o.addTo(map);
     overlay.current = o;
     // style.css lets the drawing show through the plan's outline and buildings

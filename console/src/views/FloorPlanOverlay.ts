@@ -6,6 +6,10 @@
  *
  * The matrix is exact at the three corners and linear between them; Web Mercator is not linear, but
  * over a campus (< 5 km) the difference is centimetres.
+ *
+ * Events: `load` once the image is decoded; `error` when it cannot be fetched or its header read;
+ * `undecodable` when the header is fine but the pixels cannot be decoded (a damaged file the
+ * collector's structural checks let through, e.g. a JPEG or WebP with broken compressed data).
  */
 import L from 'leaflet';
 import type { FloorPlanGeoref } from '../api';
@@ -50,7 +54,7 @@ export class AffineImageOverlay extends L.Layer {
     img.decoding = 'async';
     // the element is the image at its own pixel size; the transform does the rest
     Object.assign(img.style, { width: `${this.size.width}px`, height: `${this.size.height}px`, transformOrigin: '0 0', opacity: String(this.opacity) });
-    img.onload = () => this.fire('load');
+    img.onload = () => void this.checkDecodes(img);
     img.onerror = () => this.fire('error'); // not fetched (gone meanwhile, network) or an unreadable header
     img.src = this.url;
     map.getPane(floorPlanPane(map))!.appendChild(img);
@@ -69,6 +73,24 @@ export class AffineImageOverlay extends L.Layer {
     const events: Record<string, L.LeafletEventHandlerFn> = { zoom: () => this.reset(), viewreset: () => this.reset() };
     if (this._map?.options.zoomAnimation) events.zoomanim = (e) => this.animateZoom(e as L.ZoomAnimEvent);
     return events;
+  }
+
+  /**
+   * Chromium fires `load`, and even resolves `img.decode()`, for an image whose header it can read
+   * but whose pixel data its decoder refuses, and then draws nothing. Making a 1 × 1 bitmap from the
+   * image decodes it for real and fails then (checked with Chromium 156; other browsers reject decode()).
+   */
+  private async checkDecodes(img: HTMLImageElement): Promise<void> {
+    let decoded = true;
+    try {
+      await img.decode();
+      if (typeof createImageBitmap === 'function') (await createImageBitmap(img, { resizeWidth: 1, resizeHeight: 1 })).close();
+    } catch {
+      decoded = false;
+    }
+    if (this.img !== img) return; // removed or replaced meanwhile
+    img.dataset.decoded = decoded ? 'yes' : 'no'; // for tests and for whoever inspects the page
+    this.fire(decoded ? 'load' : 'undecodable');
   }
 
   setCorners(c: FloorPlanGeoref): this {
