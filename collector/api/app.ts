@@ -18,6 +18,7 @@ import { registerEnrollmentRoutes } from './enrollment-routes.ts';
 import { floorPlanRoutes } from './floorplan-routes.ts';
 import { registerComplianceRoutes } from './compliance-routes.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
+import { registerTopologyRoutes } from './topology-routes.ts';
 import { registerExportRoutes } from './export-routes.ts';
 import { registerTicketRoutes } from './ticket-routes.ts';
 import type { MapTiles } from './map-tiles.ts';
@@ -212,6 +213,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const compliance = deps.compliance ?? new ComplianceService({ db: deps.db, inventory: deps.inventory, sink: deps.sink, events, refreshIntervalMs: 0 });
   registerComplianceRoutes(app, { ...deps, events, compliance, access });
   await registerConsoleRoutes(app, { ...deps, events, compliance });
+  registerTopologyRoutes(app, deps);
   registerExportRoutes(app, { exports });
   registerTicketRoutes(app, {
     tickets: deps.tickets ?? new Tickets(deps.db),

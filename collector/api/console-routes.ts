@@ -756,7 +756,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
 }
 
 /** An InfluxQL query for a console route: a failing InfluxDB answers 502 with its reason. */
-async function telemetryQuery(influx: InfluxConnection, stmt: string) {
+export async function telemetryQuery(influx: InfluxConnection, stmt: string) {
   try {
     return await influxQuery(influx, stmt, { timeoutMs: 15_000 });
   } catch (err) {

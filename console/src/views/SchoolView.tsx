@@ -13,6 +13,7 @@ import { drawGearIcons, type GearOnMap } from './DeviceIcons';
 import { PlanEditor } from './PlanEditor';
 import { FloorPlan } from './FloorPlanControls';
 import { ExportButton } from './ExportButton';
+import { TopologySection } from './TopologyView';
 import { devicesTable, findingsTable, keyAreasTable } from './tableExports';
 import { useAuth, useGate } from '../auth/context';
 import { schoolNote } from '../auth/permissions';
@@ -202,6 +203,16 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
   const note = here ? schoolNote(t, user, here) : null;
 
   const camStatus = useMemo(() => new Map((cov?.cameras ?? []).map((c) => [c.deviceId, c])), [cov]);
+  // online as this view shows it: the map route's verdict for enrolled gear, else whether discovery lost the device
+  const onlineOf = useCallback(
+    (deviceId: string): boolean | null => {
+      const g = gear.find((x) => x.deviceId === deviceId);
+      if (g) return g.online;
+      const d = devices.find((x) => x.deviceId === deviceId);
+      return d ? !d.goneAt : null;
+    },
+    [gear, devices],
+  );
   const selectedDevice = route.selected ? devices.find((d) => d.deviceId === route.selected) ?? null : null;
   const titleOf = (f: { title: { zh: string; en: string } }) => (lang === 'en' ? f.title.en : f.title.zh);
 
@@ -326,6 +337,7 @@ export function SchoolView({ map, t, lang, live, route }: ViewProps & { route: E
           </tbody>
         </table>
       )}
+      <TopologySection map={map} t={t} school={code} rev={rev} selected={route.selected} onlineOf={onlineOf} onSelect={(deviceId) => go({ view: 'school', school: code, selected: deviceId })} />
       <h2>{t('devices')}</h2>
       <p className="exports"><ExportButton testId="export-devices" t={t} disabled={!devices.some((d) => d.state === 'enrolled')} make={() => devicesTable(t, lang, { code, name: school?.name ?? code }, devices, camStatus)} /></p>
       <table data-testid="devices">
