@@ -22,15 +22,16 @@ import { summarise, type UnitSummary } from '../compliance/rollup.ts';
 import { lit } from '../compliance/telemetry-facts.ts';
 import { RENAMED_COUNTIES } from '../geo/regions.ts';
 import { readBoundaryFeatures } from '../geo/boundaries.ts';
-import { Enrollment, type Db, type Device, type Inventory, type Region, type School } from '../store/index.ts';
+import { Enrollment, type Db, type Inventory, type Region, type School } from '../store/index.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
-import { influxQuery, InfluxQueryError } from '../telemetry/influx-query.ts';
 import { Tickets } from '../tickets/store.ts';
 import type { MapTiles } from './map-tiles.ts';
 import type { EventBus } from './events.ts';
 import { ApiError } from './errors.ts';
 import { mapLimit } from './limit.ts';
 import * as S from './schemas.ts';
+import { telemetryQuery } from './telemetry-query.ts';
+import { devicesBySysName } from './topology-routes.ts';
 
 export const DEFAULT_CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'console', 'dist');
 
@@ -719,13 +720,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
       // The newest row of each (port, neighbour) series, with its time.
       const stmt = `SELECT "remotePortId", "remotePortDesc", "remoteChassisId" FROM "lldp_neighbour" WHERE ${where} GROUP BY "localPort", "remoteSysName" ORDER BY time DESC LIMIT 1`;
       const series = await telemetryQuery(deps.influx, stmt);
-      const bySysName = new Map<string, Device>();
-      for (const d of await deps.inventory.listDevices(p.code)) {
-        const sysName = d.attributes.sysName;
-        if (typeof sysName !== 'string' || d.state === 'retired') continue;
-        const key = sysName.toLowerCase();
-        if (!bySysName.has(key) || d.state === 'enrolled') bySysName.set(key, d);
-      }
+      const bySysName = devicesBySysName(await deps.inventory.listDevices(p.code));
       const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
       const neighbours = series.flatMap((s) => {
         const row = s.values[0];
@@ -753,16 +748,6 @@ export async function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleR
 
   await registerConsoleStatic(app, deps.consoleDir);
   return cache;
-}
-
-/** An InfluxQL query for a console route: a failing InfluxDB answers 502 with its reason. */
-export async function telemetryQuery(influx: InfluxConnection, stmt: string) {
-  try {
-    return await influxQuery(influx, stmt, { timeoutMs: 15_000 });
-  } catch (err) {
-    if (err instanceof InfluxQueryError) throw new ApiError('TELEMETRY_QUERY_FAILED', err.message);
-    throw err;
-  }
 }
 
 // ---------------------------------------------------------------- the console itself

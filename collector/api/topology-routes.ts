@@ -14,7 +14,7 @@ import { lit } from '../compliance/telemetry-facts.ts';
 import type { Device, Inventory } from '../store/index.ts';
 import type { InfluxConnection } from '../telemetry/influx-http.ts';
 import type { Series } from '../telemetry/influx-query.ts';
-import { telemetryQuery } from './console-routes.ts';
+import { telemetryQuery } from './telemetry-query.ts';
 import { ApiError } from './errors.ts';
 import * as S from './schemas.ts';
 
@@ -88,18 +88,27 @@ const rankOf = (kind: string) => RANK[kind] ?? 3;
 const portOrder = (a: string | null, b: string | null) => (a ?? '').localeCompare(b ?? '', 'en', { numeric: true });
 const samePort = (own: string, heard: (string | null)[]) => heard.some((h) => h !== null && h.toLowerCase() === own.toLowerCase());
 
+/**
+ * The school's devices by lower-cased sysName, as LLDP names its neighbours: when several carry one
+ * (a switch discovered again after a move), the enrolled one, else the first by agent/device id.
+ * Retired devices are left out. Also used by the device panel's neighbours route.
+ */
+export function devicesBySysName<D extends Pick<Dev, 'agentId' | 'deviceId' | 'state' | 'attributes'>>(devices: readonly D[]): Map<string, D> {
+  const bySysName = new Map<string, D>();
+  for (const d of [...devices].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))) {
+    const s = d.attributes.sysName;
+    if (d.state === 'retired' || typeof s !== 'string' || s === '') continue;
+    const k = s.toLowerCase();
+    if (!bySysName.has(k) || (d.state === 'enrolled' && bySysName.get(k)!.state !== 'enrolled')) bySysName.set(k, d);
+  }
+  return bySysName;
+}
+
 /** The inventory and the newest LLDP rows → nodes and links (see the file comment). `now` in epoch ms. */
 export function buildTopology(devices: readonly Dev[], rows: readonly LldpRow[], now: number, windowMs = TOPOLOGY_WINDOW_MS): Topology {
   const live = devices.filter((d) => d.state !== 'retired');
   const byKey = new Map(live.map((d) => [keyOf(d), d]));
-  // a sysName names the enrolled device when several carry it
-  const bySysName = new Map<string, Dev>();
-  for (const d of [...live].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))) {
-    const s = d.attributes.sysName;
-    if (typeof s !== 'string' || s === '') continue;
-    const k = s.toLowerCase();
-    if (!bySysName.has(k) || (d.state === 'enrolled' && bySysName.get(k)!.state !== 'enrolled')) bySysName.set(k, d);
-  }
+  const bySysName = devicesBySysName(live);
 
   const nodes = new Map<string, TopologyNode>();
   const addDevice = (d: Dev) => {
