@@ -155,13 +155,19 @@ export async function startConsoleFixture(opts: { pgAdminUrl: string; influxUrl:
           : { device: deviceId, kind, protocol: kind === 'ups' ? ('modbus' as const) : kind === 'switch' ? ('snmp' as const) : ('http' as const), address: '127.0.0.1:8098', attributes: {} };
       await send('discovery', { full: false, devices: [device] });
     },
-    pointOf: (lat, lon) =>
-      page.evaluate(([la, lo]) => {
+    pointOf: async (lat, lon) => {
+      // not while the map is still zooming or panning (a refit after data reloads animates): the point would move
+      await page.waitForFunction(() => {
+        const m = (window as unknown as { __campusMap?: { _animatingZoom?: boolean; _panAnim?: { _inProgress?: boolean } } }).__campusMap;
+        return m !== undefined && !m._animatingZoom && !m._panAnim?._inProgress;
+      });
+      return page.evaluate(([la, lo]) => {
         const m = (window as unknown as { __campusMap: { latLngToContainerPoint(ll: [number, number]): { x: number; y: number }; getContainer(): HTMLElement } }).__campusMap;
         const p = m.latLngToContainerPoint([la, lo]);
         const r = m.getContainer().getBoundingClientRect();
         return { x: r.left + p.x, y: r.top + p.y };
-      }, [lat, lon] as const),
+      }, [lat, lon] as const);
+    },
     async close() {
       await ctx.close().catch(() => {});
       await gw.endAsync().catch(() => {});

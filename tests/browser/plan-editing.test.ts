@@ -114,9 +114,12 @@ describe('campus-plan editor in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS },
     expect(before).toBeGreaterThan(0.9);
     await enterEditing();
     await f.page.locator('[data-testid=draw-wall]').click();
+    // drawing has begun before the map is clicked (a click that comes first is not a vertex)
+    await f.page.locator('[data-testid=draw-hint]', { hasText: '（0 个顶点）' }).waitFor();
     // between the camera at (-57, 15), looking east, and the kitchen (x -50…-25): a click, then a double-click ends it
     const a = await at(-54, 6), b = await at(-54, 17.5);
     await f.page.mouse.click(a.x, a.y);
+    await f.page.locator('[data-testid=draw-hint]', { hasText: '（1 个顶点）' }).waitFor();
     await f.page.mouse.dblclick(b.x, b.y);
     await f.page.locator('[data-testid=shape-form]').waitFor();
     expect(await f.page.locator('[data-testid=shape-kind-fixed]').innerText()).toBe('围墙');
